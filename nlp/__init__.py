@@ -1,0 +1,18 @@
+"""Trustline's spaCy pipeline: call notes in, contract facts out."""
+
+from __future__ import annotations
+
+from .errors import ModelNotInstalledError, TextTooLongError, TrustlineNLPError
+from .extractor import DEFAULT_MODEL, Extractor
+from .facts import Evidence, ExtractionResult, Fact
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "Evidence",
+    "ExtractionResult",
+    "Extractor",
+    "Fact",
+    "ModelNotInstalledError",
+    "TextTooLongError",
+    "TrustlineNLPError",
+]

@@ -1,0 +1,7 @@
+"""spaCy components of the Trustline pipeline, registered on import."""
+
+from __future__ import annotations
+
+from . import complaints, consent, normalizer, preferences, sensitive
+
+__all__ = ["complaints", "consent", "normalizer", "preferences", "sensitive"]

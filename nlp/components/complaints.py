@@ -1,0 +1,184 @@
+"""Complaints: detection, category, severity, repeat and status, several per text.
+
+Each segment is scored with phrase cues (a problem phrase of a category, or a category
+topic next to a dissatisfaction signal) and, when a trained classifier ships with the
+package, its complaint probability. Hits of one category form one complaint; its status
+and severity come from the segments up to the next complaint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from ..text import PhraseTable, build_table, doc_keys, segments
+from .base import DataComponent, add_fact, evidence_for, make_fact
+
+STRONG_SIGNALS = {
+    "unhappy",
+    "upset",
+    "angry",
+    "furious",
+    "frustrated",
+    "complain",
+    "complained",
+    "complaint",
+    "complaining",
+    "disappointed",
+    "dissatisfied",
+    "unacceptable",
+    "disgusted",
+    "fed",
+    "ridiculous",
+    "appalling",
+    "terrible",
+    "awful",
+    "worst",
+    "useless",
+    "rubbish",
+    "shocking",
+    "annoyed",
+    "cross",
+}
+
+
+@dataclass(slots=True)
+class Hit:
+    segment: int
+    category: str
+    strength: float
+
+
+@dataclass(slots=True)
+class Complaint:
+    category: str
+    first: int
+    segments: list[int] = field(default_factory=list)
+
+
+class Complaints(DataComponent):
+    data_name = "complaints"
+
+    def __init__(self, nlp: Language, name: str, threshold: float = 0.5) -> None:
+        super().__init__(nlp, name)
+        self.threshold = threshold
+
+    def setup(self) -> None:
+        d, md = self.data, self.nlp.make_doc
+        self.problems: PhraseTable[str] = build_table(
+            md, [(p, cat) for cat, ps in d["problems"].items() for p in ps]
+        )
+        self.topics: PhraseTable[str] = build_table(
+            md, [(p, cat) for cat, ps in d["topics"].items() for p in ps]
+        )
+        self.groups: dict[str, PhraseTable[bool]] = {
+            name: build_table(md, {p: True for p in d[name]})
+            for name in ("signals", "negated", "severity_high", "severity_low", "repeat")
+        }
+        self.resolved = build_table(md, {p: "resolved" for p in d["resolved"]})
+        self.open = build_table(md, {p: "open" for p in d["open"]})
+
+    def _has(self, group: str, keys: list[str], span: Span) -> bool:
+        return bool(self.groups[group].find(keys, span.start, span.end))
+
+    def _segment_hits(self, doc: Doc, keys: list[str], si: int, seg: Span) -> list[Hit]:
+        if self._has("negated", keys, seg):
+            return []
+        hits: list[Hit] = []
+        for m in self.problems.find(keys, seg.start, seg.end):
+            hits.append(Hit(si, m.value, 1.0))
+        signals = self.groups["signals"].find(keys, seg.start, seg.end)
+        strong = any(keys[s.start] in STRONG_SIGNALS for s in signals)
+        if signals:
+            for m in self.topics.find(keys, seg.start, seg.end):
+                hits.append(Hit(si, m.value, 0.6 if strong else 0.4))
+        if strong and not hits:
+            hits.append(Hit(si, "", 0.5))
+        return hits
+
+    def __call__(self, doc: Doc) -> Doc:
+        self._require()
+        keys = doc_keys(doc)
+        segs = segments(doc)
+        hits: list[Hit] = []
+        for si, seg in enumerate(segs):
+            hits.extend(self._segment_hits(doc, keys, si, seg))
+        complaints = self._group(hits, keys, segs)
+        for c in complaints:
+            self._emit(doc, keys, segs, c, complaints)
+        return doc
+
+    def _group(self, hits: list[Hit], keys: list[str], segs: list[Span]) -> list[Complaint]:
+        strong_cats: dict[int, set[str]] = {}
+        for h in hits:
+            if h.category and h.strength >= 1.0:
+                strong_cats.setdefault(h.segment, set()).add(h.category)
+        by_cat: dict[str, Complaint] = {}
+        # A weak hit counts only where its segment or a neighbour shows a real problem,
+        # or where it is the only evidence (then it needs a strong signal: strength 0.6).
+        for h in sorted(hits, key=lambda h: (h.segment, -h.strength)):
+            if not h.category:
+                continue
+            near_strong = any(
+                strong_cats.get(s) for s in (h.segment - 1, h.segment, h.segment + 1)
+            )
+            if h.strength < 1.0:
+                if near_strong and h.category not in strong_cats.get(h.segment, set()):
+                    continue
+                if not near_strong and h.strength < 0.6:
+                    continue
+            c = by_cat.get(h.category)
+            if c is None:
+                by_cat[h.category] = Complaint(h.category, h.segment, [h.segment])
+            elif h.segment not in c.segments:
+                c.segments.append(h.segment)
+        if not by_cat:
+            unknown = [h for h in hits if not h.category]
+            if unknown:
+                by_cat["other"] = Complaint("other", unknown[0].segment, [unknown[0].segment])
+        return sorted(by_cat.values(), key=lambda c: c.first)
+
+    def _emit(
+        self,
+        doc: Doc,
+        keys: list[str],
+        segs: list[Span],
+        c: Complaint,
+        all_complaints: list[Complaint],
+    ) -> None:
+        later = [o.first for o in all_complaints if o.first > c.first]
+        region_end = min(later) if later else len(segs)
+        region = list(range(c.first, region_end))
+        for s in c.segments:
+            if s not in region:
+                region.append(s)
+        region.sort()
+        whole = [segs[s] for s in region]
+        high = any(self._has("severity_high", keys, s) for s in whole)
+        low = any(self._has("severity_low", keys, s) for s in whole)
+        repeat = any(self._has("repeat", keys, segs[s]) for s in range(len(segs)))
+        status = "open"
+        for s in whole:
+            for m in sorted(
+                self.resolved.find(keys, s.start, s.end) + self.open.find(keys, s.start, s.end),
+                key=lambda m: m.start,
+            ):
+                status = m.value
+        severity = "high" if high else "low" if low else "medium"
+        seg = segs[c.first]
+        ev = evidence_for(doc, seg.start_char, seg.end_char)
+        attrs: dict[str, Any] = {
+            "category": c.category,
+            "severity": severity,
+            "repeat": repeat,
+            "status": status,
+        }
+        add_fact(doc, make_fact("complaint", ev, 0.75, **attrs))
+
+
+@Language.factory("trustline_complaints", default_config={"threshold": 0.5})
+def make_complaints(nlp: Language, name: str, threshold: float) -> Complaints:
+    return Complaints(nlp, name, threshold)

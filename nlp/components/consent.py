@@ -1,0 +1,125 @@
+"""Consent statements: grant / withdraw of a purpose, and erasure / access requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from ..text import PhraseTable, build_table, clauses, doc_keys, segments
+from .base import DataComponent, add_fact, evidence_for, make_fact
+
+PRONOUNS = {"them", "it", "those", "these", "that"}
+
+
+class Consent(DataComponent):
+    data_name = "consent"
+
+    def setup(self) -> None:
+        d, md = self.data, self.nlp.make_doc
+        self.purposes: PhraseTable[str] = build_table(md, d["purposes"])
+        self.withdraw = build_table(md, {k: True for k, v in d["withdraw"].items() if v})
+        self.grant = build_table(md, {k: True for k, v in d["grant"].items() if v})
+        self.erase = build_table(md, {p: True for p in d["erase"]["phrases"]})
+        self.access = build_table(md, {p: True for p in d["access"]["phrases"]})
+        self.channels: PhraseTable[str] = build_table(md, d["channel_words"])
+        self.sharing_objects = set(d["sharing_needs_object"]["words"])
+
+    def __call__(self, doc: Doc) -> Doc:
+        self._require()
+        keys = doc_keys(doc)
+        seen: set[tuple[str, str, str | None]] = set()
+        last_purposes: list[str] = []
+        last_channel: str | None = None
+        for seg in segments(doc):
+            for name, table in (("erase", self.erase), ("access", self.access)):
+                hit = table.find(keys, seg.start, seg.end)
+                if hit:
+                    self._add(doc, seen, seg, name, "all", None)
+            if any(True for _ in self.access.find(keys, seg.start, seg.end)):
+                continue
+            seg_purposes: list[str] = []
+            for clause in clauses(seg, keys):
+                found = self._clause(doc, keys, clause, seen, last_purposes, last_channel)
+                seg_purposes.extend(found)
+            if seg_purposes:
+                last_purposes = seg_purposes
+                chans = self.channels.find(keys, seg.start, seg.end)
+                last_channel = chans[0].value if chans else None
+        return doc
+
+    def _purposes(self, keys: list[str], clause: Span) -> list[tuple[int, str]]:
+        out: list[tuple[int, str]] = []
+        prev_end = -2
+        for m in self.purposes.find(keys, clause.start, clause.end):
+            if m.value == "data_sharing" and keys[m.start] in {"share", "sharing", "shared", "pass"}:
+                window = set(keys[m.end : min(clause.end, m.end + 5)])
+                if not window & self.sharing_objects:
+                    continue
+            if m.start == prev_end and out:  # "personalised offers": the modifier decides
+                prev_end = m.end
+                continue
+            prev_end = m.end
+            if all(p != m.value for _, p in out):
+                out.append((m.start, m.value))
+        return out
+
+    def _clause(
+        self,
+        doc: Doc,
+        keys: list[str],
+        clause: Span,
+        seen: set[tuple[str, str, str | None]],
+        last_purposes: list[str],
+        last_channel: str | None,
+    ) -> list[str]:
+        purposes = self._purposes(keys, clause)
+        withdraw = self.withdraw.find(keys, clause.start, clause.end)
+        grant = self.grant.find(keys, clause.start, clause.end)
+        if not purposes:
+            # "Stop them" right after a sentence about promos.
+            if withdraw and set(keys[clause.start : clause.end]) & PRONOUNS and last_purposes:
+                for p in last_purposes:
+                    self._add(doc, seen, clause, "withdraw", p, last_channel)
+            return []
+        if not withdraw and not grant:
+            return [p for _, p in purposes]
+        chans = self.channels.find(keys, clause.start, clause.end)
+        channel = chans[0].value if chans else None
+        for _, purpose in purposes:
+            action = "withdraw" if withdraw else "grant"
+            # "happy for X ... not Y" style: a grant cue right before the purpose wins
+            if withdraw and grant:
+                action = "withdraw" if withdraw[0].start < grant[0].start else "grant"
+                if any(w.start > grant[0].start for w in withdraw) and keys[
+                    withdraw[-1].start
+                ] not in {"no", "not", "never"}:
+                    action = "withdraw"
+            ch = channel if purpose == "marketing" else None
+            self._add(doc, seen, clause, action, purpose, ch)
+        return [p for _, p in purposes]
+
+    def _add(
+        self,
+        doc: Doc,
+        seen: set[tuple[str, str, str | None]],
+        span: Span,
+        action: str,
+        purpose: str,
+        channel: str | None,
+    ) -> None:
+        key = (action, purpose, channel)
+        if key in seen or (action, purpose, None) in seen and channel is None:
+            return
+        seen.add(key)
+        attrs: dict[str, Any] = {"action": action, "purpose": purpose}
+        if channel:
+            attrs["channel"] = channel
+        ev = evidence_for(doc, span.start_char, span.end_char)
+        add_fact(doc, make_fact("consent", ev, 0.8, **attrs))
+
+
+@Language.factory("trustline_consent")
+def make_consent(nlp: Language, name: str) -> Consent:
+    return Consent(nlp, name)

@@ -1,0 +1,414 @@
+"""Customer preferences: channel, time, language, interest, delivery, payment, size.
+
+Works clause by clause. A value mention becomes a preference only with a cue that the
+customer wants (or refuses) it; polarity comes from the nearest cue in the clause, with
+contrast ("X rather than Y", "X, not Y", "X yes, Y no") turning later items negative.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from ..text import PhraseTable, build_table, clauses, doc_keys, segments, singular
+from .base import DataComponent, add_fact, evidence_for, make_fact
+
+SKIPPABLE_POS = {"DET", "ADJ", "ADP", "PART", "NUM", "ADV", "PRON", "AUX", "CCONJ", "PUNCT"}
+
+
+@dataclass(slots=True)
+class Mention:
+    field: str
+    value: str
+    start: int  # token index
+    end: int
+    detail: str | None = None
+    verb: bool = False  # a channel named by a verb ("call me")
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _phrases(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if isinstance(v, str | bool)}
+
+
+class Preferences(DataComponent):
+    data_name = "preferences"
+
+    def setup(self) -> None:
+        d, md = self.data, self.nlp.make_doc
+        self.tables: dict[str, PhraseTable[str]] = {
+            name: build_table(md, _phrases(d[name]))
+            for name in ("contact_channel", "contact_time", "language", "payment", "delivery")
+        }
+        self.channel_verbs: dict[str, str] = {singular(k): v for k, v in d["channel_verbs"].items()}
+        self.weak_channels = {singular(k) for k in d["weak_channel_nouns"]}
+        self.codes = {k: v for k, v in d["language_codes"].items()}
+        self.sets = {
+            name: {singular(k) for k, v in d[name].items() if v}
+            for name in (
+                "time_context_block",
+                "language_cues",
+                "language_content_words",
+                "payment_cues",
+                "delivery_cues",
+                "size_context",
+                "post_positive",
+                "post_negative",
+                "agent_subjects",
+            )
+        }
+        self.positive = build_table(md, {k: True for k, v in d["positive"].items() if v})
+        self.negators = build_table(md, {k: True for k, v in d["negators"].items() if v})
+        self.contrast = build_table(md, {k: True for k, v in d["contrast"].items() if v})
+        self.interest_triggers = build_table(md, d["interest_triggers"])
+        self.drop = set(d["interest_stop"]["drop"])
+        self.bad_heads = set(d["interest_stop"]["bad_heads"])
+        self.clock = re.compile(d["clock_time_regex"])
+        self.size_re = re.compile(d["size_regex"])
+
+    # -- mentions -----------------------------------------------------------------
+
+    def mentions(self, doc: Doc, keys: list[str], clause: Span) -> list[Mention]:
+        cs, ce = clause.start, clause.end
+        found: list[Mention] = []
+        for name, table in self.tables.items():
+            for m in table.find(keys, cs, ce):
+                found.append(Mention(name, m.value, m.start, m.end))
+        for i in range(cs, ce):
+            tok = doc[i]
+            value = self.channel_verbs.get(keys[i])
+            if value and self._is_channel_verb(doc, keys, i, cs):
+                found = [f for f in found if not (f.field == "contact_channel" and f.start == i)]
+                found.append(Mention("contact_channel", value, i, i + 1, verb=True))
+            if tok.text.upper() in self.codes.values() or tok.text in {
+                c.upper() for c in self.codes
+            }:
+                if i > cs and keys[i - 1] in {"to", "in"} and "lang" in " ".join(keys[cs:i]):
+                    found.append(Mention("language", self.codes[tok.text.lower()], i, i + 1))
+        found.extend(self._clock_times(doc, clause))
+        found.extend(self._sizes(doc, keys, clause))
+        found.sort(key=lambda m: (m.start, -m.end))
+        # Longest mention wins where two overlap.
+        kept: list[Mention] = []
+        for m in found:
+            if kept and m.start < kept[-1].end and m.field != kept[-1].field:
+                if (m.end - m.start) > (kept[-1].end - kept[-1].start):
+                    kept[-1] = m
+                continue
+            if kept and m.start < kept[-1].end and m.value == kept[-1].value:
+                continue
+            kept.append(m)
+        return kept
+
+    def _is_channel_verb(self, doc: Doc, keys: list[str], i: int, cs: int) -> bool:
+        tok = doc[i]
+        nxt = keys[i + 1] if i + 1 < len(doc) else ""
+        prev = keys[i - 1] if i > 0 else ""
+        if nxt in {"me", "him", "her", "them", "us", "back", "his", "her"}:
+            return True
+        if prev in {"to", "please", "not", "n't", "never", "don't", "doesn't", "pls", "best"}:
+            return True
+        return tok.pos_ == "VERB" and i == cs
+
+    def _clock_times(self, doc: Doc, clause: Span) -> list[Mention]:
+        out: list[Mention] = []
+        base = clause.start_char
+        for m in self.clock.finditer(clause.text):
+            if m.group("word"):
+                hour, rel = 12, (m.group("rel2") or "").lower()
+            else:
+                hour, rel = int(m.group("h")), (m.group("rel") or "").lower()
+                ampm = (m.group("ampm") or "").lower().replace(".", "")
+                if hour > 24 or (not ampm and rel in {"by", "from"}):
+                    continue
+                if ampm == "pm" and hour < 12:
+                    hour += 12
+                elif not ampm and 1 <= hour <= 7:
+                    hour += 12  # "after 6" in a contact note means the evening
+            if "after" in rel or rel == "from":
+                value = "morning" if hour < 12 else "afternoon" if hour < 17 else "evening"
+            else:  # before / until
+                value = "morning" if hour <= 12 else "afternoon" if hour <= 17 else "evening"
+            span = doc.char_span(base + m.start(), base + m.end(), alignment_mode="expand")
+            if span is None:
+                continue
+            detail = m.group(0)
+            out.append(Mention("contact_time", value, span.start, span.end, detail=detail))
+        return out
+
+    def _sizes(self, doc: Doc, keys: list[str], clause: Span) -> list[Mention]:
+        out: list[Mention] = []
+        base = clause.start_char
+        ctx = set(keys[max(0, clause.start - 6) : min(len(doc), clause.end + 2)])
+        if not ctx & self.sets["size_context"]:
+            return out
+        for m in self.size_re.finditer(clause.text):
+            raw = m.group("size")
+            if raw.isdigit() and m.group(0).lower().split()[0] in {"a", "an", "in"}:
+                # "in a 12" needs a garment nearby; "in 3 days" never matches a size
+                pass
+            span = doc.char_span(base + m.start("size"), base + m.end("size"), "expand")
+            if span is None:
+                continue
+            out.append(Mention("size", raw.upper(), span.start, span.end))
+        return out
+
+    # -- polarity -----------------------------------------------------------------
+
+    def polarity(
+        self, doc: Doc, keys: list[str], clause: Span, m: Mention, prev: Mention | None
+    ) -> str | None:
+        cs, ce = clause.start, clause.end
+        # Contrast between the previous item and this one: "X rather than Y".
+        lo = prev.end if prev else cs
+        for c in self.contrast.find(keys, lo, m.start):
+            if prev is not None or keys[c.start] == "not":
+                return "negative"
+        # Right after the item: "email yes", "phone no", "SMS ok".
+        after = [k for k in keys[m.end : min(ce, m.end + 3)] if k not in {"is", "are", "be", "'s"}]
+        if after:
+            if after[0] in self.sets["post_negative"]:
+                return "negative"
+            if after[0] in self.sets["post_positive"]:
+                return "positive"
+        # Directly negated item: "no emails", "not weekdays", "no more phone calls".
+        j = m.start - 1
+        while j >= cs and (
+            doc[j].pos_ in SKIPPABLE_POS or keys[j] in {"more", "marketing", "paper"}
+        ) and not self.negators.starts_at(keys, j, m.start):
+            j -= 1
+        if j >= cs and self.negators.starts_at(keys, j, m.start) and m.start - j <= 4:
+            return "negative"
+        # The nearest wish before the item, possibly negated ("doesn't want the app").
+        wish = None
+        for w in self.positive.find(keys, cs, m.start):
+            wish = w
+        neg_before = [n for n in self.negators.find(keys, cs, m.start)]
+        if wish is not None:
+            negated = any(n.end <= wish.start for n in neg_before)
+            if keys[wish.start] == "mind":
+                return "positive"
+            return "negative" if negated else "positive"
+        if m.verb:
+            return "negative" if neg_before else "positive"
+        if neg_before and keys[neg_before[-1].start] == "never":
+            return "negative"
+        for w in self.positive.find(keys, m.end, ce):
+            return "positive"
+        return None
+
+    # -- main ---------------------------------------------------------------------
+
+    def __call__(self, doc: Doc) -> Doc:
+        self._require()
+        keys = doc_keys(doc)
+        for seg in segments(doc):
+            self._segment(doc, keys, seg)
+        return doc
+
+    def _is_agent_clause(self, doc: Doc, keys: list[str], clause: Span) -> bool:
+        for tok in clause:
+            if tok.dep_ in {"nsubj", "nsubjpass"} and keys[tok.i] in self.sets["agent_subjects"]:
+                return True
+        return False
+
+    def _segment(self, doc: Doc, keys: list[str], seg: Span) -> None:
+        clause_list = clauses(seg, keys)
+        seg_wish = any(True for _ in self.positive.find(keys, seg.start, seg.end))
+        prev_interest: str | None = None
+        for clause in clause_list:
+            if self._is_agent_clause(doc, keys, clause):
+                prev_interest = None
+                continue
+            ms = self.mentions(doc, keys, clause)
+            prev: Mention | None = None
+            has_time = any(m.field == "contact_time" for m in ms)
+            for m in ms:
+                pol = self.polarity(doc, keys, clause, m, prev)
+                if pol is None and self._fragment_ok(doc, keys, seg, clause, m, seg_wish):
+                    pol = "positive"
+                if pol is None or not self._field_ok(doc, keys, clause, m, pol, has_time):
+                    continue
+                prev = m
+                self._emit(doc, clause, m, pol)
+            prev_interest = self._interests(doc, keys, clause, ms, prev_interest)
+
+    def _fragment_ok(
+        self, doc: Doc, keys: list[str], seg: Span, clause: Span, m: Mention, seg_wish: bool
+    ) -> bool:
+        """Verbless note fragments ("home delivery + old unit removal") state a wish."""
+        if m.field not in {"delivery", "payment", "contact_time"}:
+            return False
+        has_verb = any(t.pos_ in {"VERB", "AUX"} for t in seg)
+        return not has_verb and len(seg) <= 8
+
+    def _field_ok(
+        self, doc: Doc, keys: list[str], clause: Span, m: Mention, pol: str, has_time: bool
+    ) -> bool:
+        ctx = set(keys[clause.start : clause.end])
+        near = set(keys[max(clause.start, m.start - 4) : min(clause.end, m.end + 4)])
+        if m.field == "contact_channel":
+            if m.verb and has_time and pol == "negative":
+                return False
+            if keys[m.start] in self.weak_channels and not m.verb:
+                return bool(ctx & {"prefer", "prefers", "want", "wants", "like", "please", "only"})
+            nxt = keys[m.end] if m.end < len(doc) else ""
+            return nxt not in {"address", "verification", "code", "bot", "number", "link"}
+        if m.field == "contact_time":
+            if ctx & self.sets["time_context_block"]:
+                return False
+            return True
+        if m.field == "language":
+            nxt = keys[m.end] if m.end < len(doc) else ""
+            after = {k for k in keys[m.end : m.end + 3]}
+            if after & self.sets["language_content_words"] or nxt in {"-", "language"} and (
+                set(keys[m.end : m.end + 4]) & self.sets["language_content_words"]
+            ):
+                return False
+            return bool(ctx & self.sets["language_cues"]) or pol == "positive"
+        if m.field == "payment":
+            if keys[m.start] == "card" and m.end < len(doc) and keys[m.end] in {
+                "ending",
+                "declined",
+                "detail",
+                "number",
+                "no",
+                "expired",
+            }:
+                return False
+            return bool(near & self.sets["payment_cues"]) or pol == "negative"
+        if m.field == "delivery":
+            return bool(ctx & self.sets["delivery_cues"]) or pol is not None
+        if m.field == "size":
+            return True
+        return True
+
+    def _emit(self, doc: Doc, clause: Span, m: Mention, pol: str) -> None:
+        attrs: dict[str, Any] = {"field": m.field, "value": m.value, "polarity": pol}
+        if m.detail:
+            attrs["detail"] = m.detail
+        if m.field == "size":
+            garment = self._garment(doc, clause, m)
+            if garment:
+                attrs["detail"] = garment
+        ev = evidence_for(doc, clause.start_char, clause.end_char)
+        for f in doc._.trustline_facts:
+            if f.kind == "preference" and all(f.attrs.get(k) == attrs[k] for k in attrs):
+                return
+        add_fact(doc, make_fact("preference", ev, 0.8, **attrs))
+
+    def _garment(self, doc: Doc, clause: Span, m: Mention) -> str | None:
+        seg = doc[max(0, clause.start - 8) : m.start]
+        nouns = [t for t in seg if t.pos_ in {"NOUN", "PROPN"} and t.norm_ not in {"size", "sz"}]
+        if not nouns:
+            return None
+        head = nouns[-1]
+        comp = [t.text for t in head.lefts if t.dep_ == "compound"]
+        return " ".join([*comp, head.text])
+
+    # -- interests ----------------------------------------------------------------
+
+    def _interests(
+        self,
+        doc: Doc,
+        keys: list[str],
+        clause: Span,
+        others: list[Mention],
+        prev_interest: str | None,
+    ) -> str | None:
+        cs, ce = clause.start, clause.end
+        taken = {i for m in others for i in range(m.start, m.end)}
+        triggers = self.interest_triggers.find(keys, cs, ce)
+        pol_for_rest: str | None = None
+        if not triggers:
+            if prev_interest and keys[cs] in {"not", "no", "never"}:
+                pol_for_rest = "negative"
+                start = cs + 1
+            else:
+                return None
+        else:
+            trig = triggers[0]
+            pol_for_rest = trig.value
+            negated = any(n.end <= trig.start for n in self.negators.find(keys, cs, trig.start))
+            if negated:
+                pol_for_rest = "negative" if pol_for_rest == "positive" else "positive"
+            start = trig.end
+        emitted = None
+        pol = pol_for_rest
+        i = start
+        while i < ce:
+            c = self.contrast.starts_at(keys, i, ce) or self.negators.starts_at(keys, i, ce)
+            if c is not None and emitted:
+                pol = "negative"
+                i = c.end
+                continue
+            phrase = self._noun_phrase(doc, keys, i, ce, taken)
+            if phrase is None:
+                break
+            value, end = phrase
+            if value:
+                ev = evidence_for(doc, clause.start_char, clause.end_char)
+                add_fact(
+                    doc,
+                    make_fact("preference", ev, 0.7, field="interest", value=value, polarity=pol),
+                )
+                emitted = pol
+            i = end
+            # continue only over coordination: "X and Y", "X, Y", "X + Y"
+            if i < ce and keys[i] in {"and", "+", "&", "or", ","}:
+                i += 1
+                continue
+            if i < ce and (self.contrast.starts_at(keys, i, ce) or keys[i] in {"not", "no"}):
+                continue
+            break
+        return emitted
+
+    def _noun_phrase(
+        self, doc: Doc, keys: list[str], i: int, end: int, taken: set[int]
+    ) -> tuple[str, int] | None:
+        """A clean noun phrase starting near token i: (value, end index)."""
+        j = i
+        while j < end and (doc[j].pos_ in {"DET", "PRON", "ADP", "PART", "AUX", "ADV"}
+                           or keys[j] in self.drop) and keys[j] not in {"no"}:
+            if doc[j].pos_ == "PRON" and j > i:
+                break
+            j += 1
+        k = j
+        words: list[str] = []
+        while k < end and (
+            doc[k].pos_ in {"NOUN", "PROPN", "ADJ", "NUM", "X", "VERB"}
+            or doc[k].text in {"-"}
+            or (doc[k].pos_ == "ADP" and doc[k].text == "-")
+        ):
+            if doc[k].pos_ == "VERB" and not words:
+                break
+            if doc[k].pos_ == "VERB" and doc[k].tag_ not in {"VBG", "VBN"}:
+                break
+            if k in taken:
+                break
+            words.append(doc[k].text.lower())
+            k += 1
+        # a noun phrase ends on a noun
+        while words and doc[j + len(words) - 1].pos_ not in {"NOUN", "PROPN", "NUM", "X"}:
+            words.pop()
+        words = [w for w in words if w not in self.drop]
+        if not words:
+            return None if k == j else ("", max(k, j + 1))
+        head = doc[j : k][-1] if k > j else doc[j]
+        last = words[-1]
+        if head.tag_ in {"NNS", "NNPS"} or last.endswith("s"):
+            last = singular(last)
+        words[-1] = last
+        if last in self.bad_heads or len(last) < 2:
+            return ("", k)
+        value = " ".join(words).replace(" - ", "-").replace(" -", "-").replace("- ", "-")
+        return value, k
+
+
+@Language.factory("trustline_preferences")
+def make_preferences(nlp: Language, name: str) -> Preferences:
+    return Preferences(nlp, name)

@@ -1,0 +1,112 @@
+"""Sensitive data: secrets and identifiers (cards, IBANs, national ids, credentials)
+and GDPR Art. 9 special categories. Each span becomes a `sensitive` fact; the
+extractor masks them all in `redacted_text`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from ..identifiers import IdentifierCues, find_identifiers, load_cues
+from ..langdata import lang_dir
+from ..text import PhraseTable, build_table, doc_keys, segments, singular
+from .base import DataComponent, add_fact, evidence_for, make_fact
+
+
+class Sensitive(DataComponent):
+    data_name = "special_categories"
+
+    def setup(self) -> None:
+        d, md = self.data, self.nlp.make_doc
+        person_only = {(c, t) for c, ts in d["person_terms"].items() for t in ts}
+        self.terms: PhraseTable[tuple[str, bool]] = build_table(
+            md,
+            [(t, (c, (c, t) in person_only)) for c, ts in d["terms"].items() for t in ts]
+            + [(t, (c, True)) for c, t in person_only],
+        )
+        self.person_cues = build_table(md, {c: True for c in d["person_cues"]})
+        self.animals = {singular(a) for a in d["animal_subjects"]}
+        self.not_personal = build_table(md, {c: True for c in d["not_personal"]})
+        self.party = re.compile(d["political_party_regex"])
+        self.cues: IdentifierCues = load_cues(lang_dir(self.nlp.lang) / "identifiers.json")
+
+    def __call__(self, doc: Doc) -> Doc:
+        self._require()
+        spans: list[tuple[int, int, str, float]] = []
+        for m in find_identifiers(doc.text, self.cues):
+            spans.append((m.start, m.end, m.category, 0.95))
+        spans.extend(self._special(doc))
+        for m in self.party.finditer(doc.text):
+            spans.append((m.start(), m.end(), "political", 0.8))
+        for start, end, category, conf in _non_overlapping(spans):
+            ev = evidence_for(doc, start, end)
+            add_fact(doc, make_fact("sensitive", ev, conf, category=category))
+        return doc
+
+    def _special(self, doc: Doc) -> list[tuple[int, int, str, float]]:
+        keys = doc_keys(doc)
+        out: list[tuple[int, int, str, float]] = []
+        for seg in segments(doc):
+            seg_keys = set(keys[seg.start : seg.end])
+            animal = bool(seg_keys & self.animals)
+            blocked = self.not_personal.find(keys, seg.start, seg.end)
+            for m in self.terms.find(keys, seg.start, seg.end):
+                category, needs_person = m.value
+                if any(b.start <= m.end and m.start <= b.end for b in blocked):
+                    continue
+                if needs_person or animal:
+                    window = max(seg.start, m.start - 3)
+                    cue = self.person_cues.find(keys, window, m.start)
+                    if not cue or (animal and category == "health"):
+                        continue
+                if m.end < len(doc) and doc[m.end].text.lower() in {"film", "films", "content"}:
+                    continue
+                span = doc[m.start : m.end]
+                out.append((span.start_char, span.end_char, category, 0.8))
+        return out
+
+
+def _non_overlapping(
+    spans: list[tuple[int, int, str, float]],
+) -> list[tuple[int, int, str, float]]:
+    """Keep the longest of overlapping spans (identifiers win ties: higher confidence)."""
+    spans = sorted(spans, key=lambda s: (s[0], -(s[1] - s[0]), -s[3]))
+    out: list[tuple[int, int, str, float]] = []
+    for s in spans:
+        if out and s[0] < out[-1][1]:
+            if (s[1] - s[0]) > (out[-1][1] - out[-1][0]) and s[3] >= out[-1][3]:
+                out[-1] = s
+            continue
+        out.append(s)
+    return out
+
+
+def redact(text: str, spans: list[tuple[int, int, str]]) -> str:
+    """Replace every span with [CATEGORY]; spans must not overlap."""
+    parts: list[str] = []
+    pos = 0
+    for start, end, category in sorted(spans):
+        if start < pos:
+            continue
+        parts.append(text[pos:start])
+        parts.append(f"[{category.upper()}]")
+        pos = end
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def sensitive_spans(facts: list[Any]) -> list[tuple[int, int, str]]:
+    return [
+        (f.evidence.start, f.evidence.end, f.attrs["category"])
+        for f in facts
+        if f.kind == "sensitive"
+    ]
+
+
+@Language.factory("trustline_sensitive")
+def make_sensitive(nlp: Language, name: str) -> Sensitive:
+    return Sensitive(nlp, name)

