@@ -76,6 +76,14 @@ class DataComponent:
     def setup(self) -> None:
         """Compile the loaded data (lexicons, regexes); override in subclasses."""
 
+    def make_doc(self, text: str) -> Doc:
+        """Tokenise a lexicon phrase exactly like document text, shorthand norms included."""
+        doc = self.nlp.make_doc(text)
+        if "trustline_normalizer" in self.nlp.pipe_names and self.name != "trustline_normalizer":
+            normalizer = self.nlp.get_pipe("trustline_normalizer")
+            doc = normalizer(doc)
+        return doc
+
     def _require(self) -> None:
         if not self.data:
             self.initialize()

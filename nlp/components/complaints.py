@@ -67,7 +67,7 @@ class Complaints(DataComponent):
         self.threshold = threshold
 
     def setup(self) -> None:
-        d, md = self.data, self.nlp.make_doc
+        d, md = self.data, self.make_doc
         self.problems: PhraseTable[str] = build_table(
             md, [(p, cat) for cat, ps in d["problems"].items() for p in ps]
         )

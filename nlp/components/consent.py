@@ -17,7 +17,7 @@ class Consent(DataComponent):
     data_name = "consent"
 
     def setup(self) -> None:
-        d, md = self.data, self.nlp.make_doc
+        d, md = self.data, self.make_doc
         self.purposes: PhraseTable[str] = build_table(md, d["purposes"])
         self.withdraw = build_table(md, {k: True for k, v in d["withdraw"].items() if v})
         self.grant = build_table(md, {k: True for k, v in d["grant"].items() if v})

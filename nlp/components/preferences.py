@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 
 from ..text import PhraseTable, build_table, clauses, doc_keys, segments, singular
 from .base import DataComponent, add_fact, evidence_for, make_fact
 
+MODALS = {"would", "'d", "should", "could", "might"}
+WISH_WORDS = {"prefer", "want", "like", "please", "only", "happy", "fine", "ok", "use", "best", "rather"}
 SKIPPABLE_POS = {"DET", "ADJ", "ADP", "PART", "NUM", "ADV", "PRON", "AUX", "CCONJ", "PUNCT"}
 
 
@@ -39,7 +41,7 @@ class Preferences(DataComponent):
     data_name = "preferences"
 
     def setup(self) -> None:
-        d, md = self.data, self.nlp.make_doc
+        d, md = self.data, self.make_doc
         self.tables: dict[str, PhraseTable[str]] = {
             name: build_table(md, _phrases(d[name]))
             for name in ("contact_channel", "contact_time", "language", "payment", "delivery")
@@ -59,6 +61,8 @@ class Preferences(DataComponent):
                 "post_positive",
                 "post_negative",
                 "agent_subjects",
+                "payment_block",
+                "agent_verbs",
             )
         }
         self.positive = build_table(md, {k: True for k, v in d["positive"].items() if v})
@@ -110,7 +114,9 @@ class Preferences(DataComponent):
         prev = keys[i - 1] if i > 0 else ""
         if nxt in {"me", "him", "her", "them", "us", "back", "his", "her"}:
             return True
-        if prev in {"to", "please", "not", "n't", "never", "don't", "doesn't", "pls", "best"}:
+        if prev in {"to", "please", "not", "n't", "never", "don't", "doesn't", "pls", "best", "than"}:
+            return True
+        if prev == "of" and tok.tag_ == "VBG":
             return True
         return tok.pos_ == "VERB" and i == cs
 
@@ -125,6 +131,9 @@ class Preferences(DataComponent):
                 ampm = (m.group("ampm") or "").lower().replace(".", "")
                 if hour > 24 or (not ampm and rel in {"by", "from"}):
                     continue
+                rest = clause.text[m.end() :].lstrip()
+                if not ampm and not m.group("m") and rest[:1].isalpha():
+                    continue  # "after 2 wks", "before 3 days"
                 if ampm == "pm" and hour < 12:
                     hour += 12
                 elif not ampm and 1 <= hour <= 7:
@@ -143,7 +152,7 @@ class Preferences(DataComponent):
     def _sizes(self, doc: Doc, keys: list[str], clause: Span) -> list[Mention]:
         out: list[Mention] = []
         base = clause.start_char
-        ctx = set(keys[max(0, clause.start - 6) : min(len(doc), clause.end + 2)])
+        ctx = set(keys[max(0, clause.start - 8) : min(len(doc), clause.end + 8)])
         if not ctx & self.sets["size_context"]:
             return out
         for m in self.size_re.finditer(clause.text):
@@ -168,13 +177,15 @@ class Preferences(DataComponent):
         for c in self.contrast.find(keys, lo, m.start):
             if prev is not None or keys[c.start] == "not":
                 return "negative"
+        if m.detail and m.detail.lower().startswith("not "):
+            return "negative"
         # Right after the item: "email yes", "phone no", "SMS ok".
         after = [k for k in keys[m.end : min(ce, m.end + 3)] if k not in {"is", "are", "be", "'s"}]
-        if after:
-            if after[0] in self.sets["post_negative"]:
-                return "negative"
-            if after[0] in self.sets["post_positive"]:
-                return "positive"
+        if after and after[0] in self.sets["post_negative"]:
+            return "negative"
+        switched = self._switch(keys, cs, m)
+        if switched:
+            return switched
         # Directly negated item: "no emails", "not weekdays", "no more phone calls".
         j = m.start - 1
         while j >= cs and (
@@ -183,6 +194,8 @@ class Preferences(DataComponent):
             j -= 1
         if j >= cs and self.negators.starts_at(keys, j, m.start) and m.start - j <= 4:
             return "negative"
+        if after and after[0] in self.sets["post_positive"]:
+            return "positive"
         # The nearest wish before the item, possibly negated ("doesn't want the app").
         wish = None
         for w in self.positive.find(keys, cs, m.start):
@@ -194,10 +207,29 @@ class Preferences(DataComponent):
                 return "positive"
             return "negative" if negated else "positive"
         if m.verb:
-            return "negative" if neg_before else "positive"
-        if neg_before and keys[neg_before[-1].start] == "never":
+            if neg_before:
+                return "negative"
+            tok = doc[m.start]
+            prev_key = keys[m.start - 1] if m.start > cs else ""
+            imperative = tok.tag_ == "VB" and (m.start == cs or prev_key in {"please", "pls"})
+            return "positive" if imperative or prev_key in {"please", "pls"} else None
+        if m.field == "size":
+            return "positive"
+        if neg_before and keys[neg_before[-1].start] in {"never", "rarely", "hardly", "seldom"}:
             return "negative"
         for w in self.positive.find(keys, m.end, ce):
+            return "positive"
+        return None
+
+    def _switch(self, keys: list[str], cs: int, m: Mention) -> str | None:
+        """'switching from card to PayPal': the 'from' item is dropped, the 'to' one taken."""
+        window = keys[max(cs, m.start - 4) : m.start]
+        if not any(w in {"switch", "switching", "switched", "change", "changing", "move"}
+                   for w in keys[max(cs, m.start - 8) : m.start]):
+            return None
+        if window and window[-1] == "from":
+            return "negative"
+        if window and window[-1] == "to" and "from" in keys[max(cs, m.start - 8) : m.start]:
             return "positive"
         return None
 
@@ -211,9 +243,14 @@ class Preferences(DataComponent):
         return doc
 
     def _is_agent_clause(self, doc: Doc, keys: list[str], clause: Span) -> bool:
+        """What the company did or offers ("we only do card"), unless the customer
+        wishes it ("prefers we email")."""
         for tok in clause:
-            if tok.dep_ in {"nsubj", "nsubjpass"} and keys[tok.i] in self.sets["agent_subjects"]:
-                return True
+            if keys[tok.i] in self.sets["agent_subjects"] and tok.dep_ in {"nsubj", "nsubjpass"}:
+                return not self.positive.find(keys, clause.start, tok.i)
+        first = next((t for t in clause if not t.is_punct and not t.like_num), None)
+        if first is not None and keys[first.i] in self.sets["agent_verbs"]:
+            return True
         return False
 
     def _segment(self, doc: Doc, keys: list[str], seg: Span) -> None:
@@ -227,15 +264,26 @@ class Preferences(DataComponent):
             ms = self.mentions(doc, keys, clause)
             prev: Mention | None = None
             has_time = any(m.field == "contact_time" for m in ms)
+            has_lang = any(m.field == "language" for m in ms)
+            done: set[tuple[str, str]] = set()
+            emitted_mentions: list[Mention] = []
             for m in ms:
+                if (m.field, m.value) in done or (
+                    has_lang and m.field == "contact_channel" and not m.verb
+                ):
+                    continue
+                done.add((m.field, m.value))
                 pol = self.polarity(doc, keys, clause, m, prev)
                 if pol is None and self._fragment_ok(doc, keys, seg, clause, m, seg_wish):
                     pol = "positive"
                 if pol is None or not self._field_ok(doc, keys, clause, m, pol, has_time):
                     continue
                 prev = m
+                emitted_mentions.append(m)
                 self._emit(doc, clause, m, pol)
-            prev_interest = self._interests(doc, keys, clause, ms, prev_interest)
+            if any(m.field == "size" for m in emitted_mentions):
+                continue  # the garment of a size is not a separate interest
+            prev_interest = self._interests(doc, keys, clause, emitted_mentions, prev_interest)
 
     def _fragment_ok(
         self, doc: Doc, keys: list[str], seg: Span, clause: Span, m: Mention, seg_wish: bool
@@ -243,6 +291,9 @@ class Preferences(DataComponent):
         """Verbless note fragments ("home delivery + old unit removal") state a wish."""
         if m.field not in {"delivery", "payment", "contact_time"}:
             return False
+        before = keys[max(clause.start, m.start - 4) : m.start]
+        if m.field != "contact_time" and ("will" in before or "'ll" in before):
+            return True
         has_verb = any(t.pos_ in {"VERB", "AUX"} for t in seg)
         return not has_verb and len(seg) <= 8
 
@@ -254,14 +305,19 @@ class Preferences(DataComponent):
         if m.field == "contact_channel":
             if m.verb and has_time and pol == "negative":
                 return False
-            if keys[m.start] in self.weak_channels and not m.verb:
-                return bool(ctx & {"prefer", "prefers", "want", "wants", "like", "please", "only"})
             nxt = keys[m.end] if m.end < len(doc) else ""
-            return nxt not in {"address", "verification", "code", "bot", "number", "link"}
+            prv = doc[m.start - 1] if m.start > 0 else None
+            if not m.verb and prv is not None and (
+                prv.pos_ == "PRON" or prv.tag_ == "PRP$" or keys[prv.i] in {"new", "old", "'s"}
+            ):
+                return False  # "her phone", "new phone": the device, not the channel
+            if keys[m.start] in self.weak_channels and not m.verb:
+                return bool(ctx & WISH_WORDS)
+            return nxt not in {"address", "verification", "code", "bot", "number", "link", "-"}
         if m.field == "contact_time":
             if ctx & self.sets["time_context_block"]:
                 return False
-            return True
+            return not (m.end < len(doc) and doc[m.end].text in {"-", "–"})
         if m.field == "language":
             nxt = keys[m.end] if m.end < len(doc) else ""
             after = {k for k in keys[m.end : m.end + 3]}
@@ -269,16 +325,10 @@ class Preferences(DataComponent):
                 set(keys[m.end : m.end + 4]) & self.sets["language_content_words"]
             ):
                 return False
-            return bool(ctx & self.sets["language_cues"]) or pol == "positive"
+            before = set(keys[max(clause.start, m.start - 2) : m.start])
+            return bool(ctx & self.sets["language_cues"]) or bool(before & WISH_WORDS)
         if m.field == "payment":
-            if keys[m.start] == "card" and m.end < len(doc) and keys[m.end] in {
-                "ending",
-                "declined",
-                "detail",
-                "number",
-                "no",
-                "expired",
-            }:
+            if ctx & self.sets["payment_block"]:
                 return False
             return bool(near & self.sets["payment_cues"]) or pol == "negative"
         if m.field == "delivery":
@@ -302,11 +352,18 @@ class Preferences(DataComponent):
         add_fact(doc, make_fact("preference", ev, 0.8, **attrs))
 
     def _garment(self, doc: Doc, clause: Span, m: Mention) -> str | None:
+        keys = doc_keys(doc)
         seg = doc[max(0, clause.start - 8) : m.start]
-        nouns = [t for t in seg if t.pos_ in {"NOUN", "PROPN"} and t.norm_ not in {"size", "sz"}]
+        nouns = [
+            t
+            for t in seg
+            if t.pos_ in {"NOUN", "PROPN"}
+            and keys[t.i] not in {"size", "time", "one", "customer", "member"}
+        ]
+        garments = [t for t in nouns if keys[t.i] in self.sets["size_context"]]
         if not nouns:
             return None
-        head = nouns[-1]
+        head = (garments or nouns)[-1]
         comp = [t.text for t in head.lefts if t.dep_ == "compound"]
         return " ".join([*comp, head.text])
 
@@ -320,93 +377,109 @@ class Preferences(DataComponent):
         others: list[Mention],
         prev_interest: str | None,
     ) -> str | None:
+        """Noun phrases after an interest trigger ("keen on X and Y, not Z")."""
         cs, ce = clause.start, clause.end
         taken = {i for m in others for i in range(m.start, m.end)}
-        triggers = self.interest_triggers.find(keys, cs, ce)
-        pol_for_rest: str | None = None
-        if not triggers:
-            if prev_interest and keys[cs] in {"not", "no", "never"}:
-                pol_for_rest = "negative"
-                start = cs + 1
-            else:
-                return None
-        else:
+        triggers = [
+            t
+            for t in self.interest_triggers.find(keys, cs, ce)
+            if not (keys[t.start] == "like" and t.start > cs and keys[t.start - 1] in MODALS)
+        ]
+        if triggers:
             trig = triggers[0]
-            pol_for_rest = trig.value
-            negated = any(n.end <= trig.start for n in self.negators.find(keys, cs, trig.start))
-            if negated:
-                pol_for_rest = "negative" if pol_for_rest == "positive" else "positive"
+            pol = trig.value
+            if any(n.end <= trig.start for n in self.negators.find(keys, cs, trig.start)):
+                pol = "negative" if pol == "positive" else "positive"
             start = trig.end
-        emitted = None
-        pol = pol_for_rest
-        i = start
-        while i < ce:
-            c = self.contrast.starts_at(keys, i, ce) or self.negators.starts_at(keys, i, ce)
-            if c is not None and emitted:
-                pol = "negative"
-                i = c.end
+        elif prev_interest and keys[cs] in {"not", "no", "never"}:
+            pol, start = "negative", cs + 1
+        else:
+            return None
+        chunks = [
+            piece for c in _chunks(doc) if c.start >= start and c.end <= ce for piece in _split(c)
+        ]
+        emitted: str | None = None
+        pos = start
+        for chunk in chunks:
+            gap = keys[pos : chunk.start]
+            if emitted is None:
+                if len(gap) > 3 or any(k in {".", ";"} for k in gap):
+                    break
+                if any(doc[i].pos_ in {"VERB", "AUX"} for i in range(pos, chunk.start)):
+                    break  # "wants to add her daughter": a wish for an action
+            else:
+                if any(
+                    self.contrast.starts_at(keys, i, chunk.start)
+                    or self.negators.starts_at(keys, i, chunk.start)
+                    for i in range(pos, chunk.start)
+                ):
+                    pol = "negative"
+                elif not gap or not set(gap) <= {"and", "+", "&", "or", ",", "as", "well"}:
+                    break
+            value = self._clean(doc, keys, chunk, taken)
+            pos = chunk.end
+            if value is None:
+                if emitted is None:
+                    break
                 continue
-            phrase = self._noun_phrase(doc, keys, i, ce, taken)
-            if phrase is None:
-                break
-            value, end = phrase
-            if value:
-                ev = evidence_for(doc, clause.start_char, clause.end_char)
-                add_fact(
-                    doc,
-                    make_fact("preference", ev, 0.7, field="interest", value=value, polarity=pol),
-                )
-                emitted = pol
-            i = end
-            # continue only over coordination: "X and Y", "X, Y", "X + Y"
-            if i < ce and keys[i] in {"and", "+", "&", "or", ","}:
-                i += 1
-                continue
-            if i < ce and (self.contrast.starts_at(keys, i, ce) or keys[i] in {"not", "no"}):
-                continue
-            break
+            ev = evidence_for(doc, clause.start_char, clause.end_char)
+            fact = make_fact("preference", ev, 0.7, field="interest", value=value, polarity=pol)
+            add_fact(doc, fact)
+            emitted = pol
         return emitted
 
-    def _noun_phrase(
-        self, doc: Doc, keys: list[str], i: int, end: int, taken: set[int]
-    ) -> tuple[str, int] | None:
-        """A clean noun phrase starting near token i: (value, end index)."""
-        j = i
-        while j < end and (doc[j].pos_ in {"DET", "PRON", "ADP", "PART", "AUX", "ADV"}
-                           or keys[j] in self.drop) and keys[j] not in {"no"}:
-            if doc[j].pos_ == "PRON" and j > i:
-                break
-            j += 1
-        k = j
-        words: list[str] = []
-        while k < end and (
-            doc[k].pos_ in {"NOUN", "PROPN", "ADJ", "NUM", "X", "VERB"}
-            or doc[k].text in {"-"}
-            or (doc[k].pos_ == "ADP" and doc[k].text == "-")
-        ):
-            if doc[k].pos_ == "VERB" and not words:
-                break
-            if doc[k].pos_ == "VERB" and doc[k].tag_ not in {"VBG", "VBN"}:
-                break
-            if k in taken:
-                break
-            words.append(doc[k].text.lower())
-            k += 1
-        # a noun phrase ends on a noun
-        while words and doc[j + len(words) - 1].pos_ not in {"NOUN", "PROPN", "NUM", "X"}:
-            words.pop()
-        words = [w for w in words if w not in self.drop]
-        if not words:
-            return None if k == j else ("", max(k, j + 1))
-        head = doc[j : k][-1] if k > j else doc[j]
-        last = words[-1]
-        if head.tag_ in {"NNS", "NNPS"} or last.endswith("s"):
+    def _clean(self, doc: Doc, keys: list[str], chunk: Span, taken: set[int]) -> str | None:
+        """Lower-case noun phrase without determiners, opinion words or numbers."""
+        if any(t.i in taken for t in chunk):
+            return None
+        words = [
+            t
+            for t in chunk
+            if t.pos_ not in {"DET", "PRON", "PUNCT", "NUM"} or t.text == "-" or t.like_num and
+            t.i + 1 < chunk.end and doc[t.i + 1].text == "-"
+        ]
+        words = [t for t in words if t.lower_ not in self.drop and t.tag_ != "PRP$"]
+        if not words or words[-1].pos_ not in {"NOUN", "PROPN"}:
+            return None
+        head = words[-1]
+        if keys[head.i] in self.bad_heads or head.lower_ in self.bad_heads or len(head.text) < 2:
+            return None
+        parts = [_word(t) for t in words[:-1]]
+        last = _word(head)
+        if head.tag_ in {"NNS", "NNPS"} and last == head.lower_:
+            last = head.lemma_.lower()
+        if last.endswith("s") and head.tag_ in {"NNS", "NNPS"}:
             last = singular(last)
-        words[-1] = last
-        if last in self.bad_heads or len(last) < 2:
-            return ("", k)
-        value = " ".join(words).replace(" - ", "-").replace(" -", "-").replace("- ", "-")
-        return value, k
+        value = " ".join([*parts, last])
+        return value.replace(" - ", "-").replace(" -", "-").replace("- ", "-")
+
+
+def _word(token: Token) -> str:
+    """A word of an interest value: the shorthand expansion if there is one."""
+    norm = token.norm_
+    return norm if norm != token.lower_ and token.is_alpha and " " not in norm else token.lower_
+
+
+def _split(chunk: Span) -> list[Span]:
+    """Split a noun chunk at coordination inside it ("poo bags + organic treats")."""
+    out: list[Span] = []
+    start = chunk.start
+    for t in chunk:
+        if t.pos_ == "CCONJ" or t.text in {"+", "&", ","}:
+            if t.i > start:
+                out.append(chunk.doc[start : t.i])
+            start = t.i + 1
+    if start < chunk.end:
+        out.append(chunk.doc[start : chunk.end])
+    return out
+
+
+def _chunks(doc: Doc) -> list[Span]:
+    cached: list[Span] | None = doc.user_data.get("trustline.chunks")
+    if cached is None:
+        cached = list(doc.noun_chunks) if doc.has_annotation("DEP") else []
+        doc.user_data["trustline.chunks"] = cached
+    return cached
 
 
 @Language.factory("trustline_preferences")

@@ -21,7 +21,7 @@ class Sensitive(DataComponent):
     data_name = "special_categories"
 
     def setup(self) -> None:
-        d, md = self.data, self.nlp.make_doc
+        d, md = self.data, self.make_doc
         person_only = {(c, t) for c, ts in d["person_terms"].items() for t in ts}
         self.terms: PhraseTable[tuple[str, bool]] = build_table(
             md,
