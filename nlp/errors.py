@@ -28,6 +28,18 @@ class ModelNotInstalledError(TrustlineNLPError):
         )
 
 
+class ModelNotTrainedError(TrustlineNLPError):
+    """A trained component that ships with the package is missing."""
+
+    code = "TL004"
+
+    def __init__(self, path: object) -> None:
+        super().__init__(
+            f"trained component not found at {path}; it ships with the package. Reinstall "
+            f"Trustline, or rebuild it from the labelled data with `trustline train`."
+        )
+
+
 class LanguageDataError(TrustlineNLPError):
     """A language data file is missing or malformed."""
 

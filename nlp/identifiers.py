@@ -286,44 +286,25 @@ def _cards_in_run(groups: list[tuple[int, str]]) -> Iterator[_Candidate]:
             i += 1
 
 
-_IBAN_SHAPE: Final = re.compile(
-    r"(?<![0-9A-Za-z])[A-Za-z]{2}[0-9]{2}(?:[ \u00a0\-]?[0-9A-Za-z]){11,30}"
+# Country code and check digits; the rest is cut to the country's length below, since a
+# greedy shape would run on into following words ("... 0130 00 GBP").
+_IBAN_START: Final = re.compile(r"(?<![0-9A-Za-z])([A-Za-z]{2})[0-9]{2}")
+_IBAN_BODIES: Final[Mapping[int, re.Pattern[str]]] = MappingProxyType(
+    {
+        n: re.compile(rf"(?:[ \u00a0\-]?[0-9A-Za-z]){{{n - 4}}}(?![0-9A-Za-z])")
+        for n in set(_IBAN_LENGTHS.values())
+    }
 )
-_ASCII_ALNUM: Final = re.compile(r"[0-9A-Za-z]")
 
 
 def _iban_candidates(text: str) -> Iterator[_Candidate]:
-    pos = 0
-    while (m := _IBAN_SHAPE.search(text, pos)) is not None:
-        end = _iban_end(text, m)
-        if end is None:
-            pos = m.start() + 1  # a failed shape may hide an IBAN that starts inside it
+    for m in _IBAN_START.finditer(text):
+        length = _IBAN_LENGTHS.get(m.group(1).upper())
+        if length is None:
             continue
-        yield _Candidate(m.start(), end, BANK_ACCOUNT, "iban", _RANK_CHECKED)
-        pos = end
-
-
-def _iban_end(text: str, shape: re.Match[str]) -> int | None:
-    """Cut the shape at its country's IBAN length; return the end offset if it checks out.
-
-    The shape runs on greedily into following words ("... 0130 00 GBP"), so the country's
-    length decides where the IBAN stops; a character glued to that end rejects it.
-    """
-    length = _IBAN_LENGTHS.get(shape.group()[:2].upper())
-    if length is None:
-        return None
-    seen = 0
-    for offset, ch in enumerate(shape.group()):
-        if _ASCII_ALNUM.match(ch):
-            seen += 1
-            if seen == length:
-                end = shape.start() + offset + 1
-                break
-    else:
-        return None
-    if _ASCII_ALNUM.match(text, end) or not iban_valid(text[shape.start() : end]):
-        return None
-    return end
+        body = _IBAN_BODIES[length].match(text, m.end())
+        if body is not None and iban_valid(text[m.start() : body.end()]):
+            yield _Candidate(m.start(), body.end(), BANK_ACCOUNT, "iban", _RANK_CHECKED)
 
 
 # Fragments of longer digit runs (phone numbers) are not identifiers: no digit group may
@@ -376,7 +357,7 @@ _CUED_VALUES: Final[Mapping[str, tuple[re.Pattern[str], Callable[[str], bool] | 
                 _nino_prefix_ok,
             ),
             "passport": (re.compile(r"(?=[A-Za-z]{0,3}[0-9])[A-Za-z0-9]{6,9}" + _VALUE_END), None),
-            "pin": (re.compile(r"[0-9]{3,12}" + _VALUE_END), None),
+            "pin": (re.compile(r"[0-9]{4,12}" + _VALUE_END), None),  # ISO 9564 PIN length
         }
     )
 )
@@ -477,24 +458,31 @@ def _resolve(candidates: list[_Candidate]) -> list[IdentifierMatch]:
     return [IdentifierMatch(c.start, c.end, c.category, c.kind) for c in chosen]
 
 
-def _cued_candidates(text: str, cues: IdentifierCues) -> Iterator[_Candidate]:
-    folded = _fold(text)
-    last_secret: tuple[str, int] | None = None  # latest credential cue: (kind, end)
-    pos = 0
-    while (m := cues.cue_re.search(folded, pos)) is not None:
+def _cue_matches(
+    text: str, folded: str, cues: IdentifierCues, pos: int = 0, endpos: int | None = None
+) -> Iterator[tuple[int, int, str]]:
+    """Yield ``(start, end, target)`` for each whole-word cue in ``text[pos:endpos]``."""
+    endpos = len(text) if endpos is None else endpos
+    while (m := cues.cue_re.search(folded, pos, endpos)) is not None:
         start, end = m.span()
-        # Whole words only; checked here rather than with a lookbehind in the pattern,
-        # which would stop the regex engine from skipping ahead to a cue's first letter.
+        # Checked here rather than with a lookbehind in the pattern, which would stop the
+        # regex engine from skipping ahead to a cue's first letter.
         if start and _WORD_CHAR.match(text, start - 1) and _WORD_CHAR.match(text, start):
             pos = start + 1
             continue
         pos = end
-        target = cues.targets[_cue_key(m.group())]
+        yield start, end, cues.targets[_cue_key(m.group())]
+
+
+def _cued_candidates(text: str, cues: IdentifierCues) -> Iterator[_Candidate]:
+    folded = _fold(text)
+    last_secret: tuple[str, int] | None = None  # latest credential cue: (kind, end)
+    for start, end, target in _cue_matches(text, folded, cues):
         if target == _FOLLOWUP:
             if last_secret is None or not _same_sentence(text, last_secret[1], start):
                 continue
             kind = last_secret[0]
-            span = _value_after(text, end, kind, cues, need_link=True)
+            span = _value_after(text, folded, end, kind, cues, need_link=True)
         else:
             kind = target
             category = _KIND_CATEGORY[kind]
@@ -502,7 +490,7 @@ def _cued_candidates(text: str, cues: IdentifierCues) -> Iterator[_Candidate]:
                 last_secret = (kind, end)
             if _after_blocker(text, start, cues.not_after.get(category)):
                 continue
-            span = _value_after(text, end, kind, cues, need_link=False)
+            span = _value_after(text, folded, end, kind, cues, need_link=False)
         if span is not None:
             category = _KIND_CATEGORY[kind]
             rank = _RANK_SECRET if category == CREDENTIAL else _RANK_CUED
@@ -522,19 +510,24 @@ def _after_blocker(text: str, start: int, blockers: frozenset[str] | None) -> bo
 
 
 def _value_after(
-    text: str, pos: int, kind: str, cues: IdentifierCues, *, need_link: bool
+    text: str, folded: str, pos: int, kind: str, cues: IdentifierCues, *, need_link: bool
 ) -> tuple[int, int] | None:
-    """Find the value a cue ending at ``pos`` announces: right after it, or after a short
-    qualifier and a link ("password for the app is ...")."""
+    """Return the span of the value announced by a cue that ends at ``pos``, if any.
+
+    The value follows the cue, or a short qualifier and a link ("PIN for her card is").
+    Nothing at all between cue and value means the cue's own closing quote follows
+    ("her 'security answer' was wrong"), not a value. A qualifier holding another cue
+    leaves the value to that cue ("password and my PIN is 4821").
+    """
     gap = cues.gap_re.match(text, pos)
-    if gap is not None:
+    if gap is not None and gap.end() > pos:
         linked = gap.group("sep", "link", "sep2") != (None, None, None)
         if linked or not need_link:
             span = _read_value(text, gap.end(), kind, linked, cues.not_values)
             if span is not None:
                 return span
     qualified = cues.qualified_gap_re.match(text, pos)
-    if qualified is None:
+    if qualified is None or any(_cue_matches(text, folded, cues, pos, qualified.end())):
         return None
     return _read_value(text, qualified.end(), kind, True, cues.not_values)
 
@@ -635,8 +628,11 @@ def _cue_key(matched: str) -> str:
 
 
 def _phrase_pattern(phrase: str) -> str:
-    """Turn a cue phrase into a lower-case regex: spaces also match hyphens, apostrophes
-    and dots are optional, and a phrase ending in a letter or dot must end a word."""
+    """Turn a cue phrase into a lower-case regex.
+
+    Spaces also match hyphens, apostrophes and dots are optional, and a phrase ending in
+    a letter or dot must end a word.
+    """
     parts: list[str] = []
     for ch in _fold(" ".join(phrase.split())):
         if ch == " ":
@@ -735,8 +731,8 @@ def _compile_cues(data: Mapping[str, object], source: str) -> IdentifierCues:
         rf"{hspace}(?:(?P<sep>[:=])|[#.\-\u2013\u2014])?{hspace}"
         rf"(?:(?P<link>{links})(?!\w){hspace}(?P<sep2>[:=])?{hspace})?"
     )
-    # Up to three words that are not links, then a link: "password for the app is".
-    qualifier = rf"(?:[^\S\n]{{1,3}}(?!(?:{links})(?!\w))[^\W\d_][\w'\u2019]{{0,24}}){{1,3}}"
+    # Up to four words that are not links, then a link: "PIN for her debit card is".
+    qualifier = rf"(?:[^\S\n]{{1,3}}(?!(?:{links})(?!\w))[^\W\d_][\w'\u2019]{{0,24}}){{1,4}}"
     qualified = rf"{qualifier}[^\S\n]{{1,3}}(?:{links})(?!\w){hspace}(?:[:=]{hspace})?"
     return IdentifierCues(
         language=language,

@@ -14,9 +14,11 @@ from typing import Any
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
+from ..facts import COMPLAINT_CATEGORIES
 from ..text import PhraseTable, build_table, doc_keys, segments
 from .base import DataComponent, add_fact, evidence_for, make_fact
 
+COMPLAINT_LABEL = "complaint"
 STRONG_SIGNALS = {
     "unhappy",
     "upset",
@@ -78,6 +80,7 @@ class Complaints(DataComponent):
             name: build_table(md, {p: True for p in d[name]})
             for name in ("signals", "negated", "severity_high", "severity_low", "repeat")
         }
+        self.precedence: dict[str, list[str]] = d.get("segment_precedence", {})
         self.resolved = build_table(md, {p: "resolved" for p in d["resolved"]})
         self.open = build_table(md, {p: "open" for p in d["open"]})
 
@@ -88,13 +91,14 @@ class Complaints(DataComponent):
         if self._has("negated", keys, seg):
             return []
         hits: list[Hit] = []
-        for m in self.problems.find(keys, seg.start, seg.end):
-            hits.append(Hit(si, m.value, 1.0))
+        found = {m.value for m in self.problems.find(keys, seg.start, seg.end)}
+        explained = {c for cat in found for c in self.precedence.get(cat, ())}
+        for cat in sorted(found - explained):
+            hits.append(Hit(si, cat, 1.0))
         signals = self.groups["signals"].find(keys, seg.start, seg.end)
         strong = any(keys[s.start] in STRONG_SIGNALS for s in signals)
-        if signals:
-            for m in self.topics.find(keys, seg.start, seg.end):
-                hits.append(Hit(si, m.value, 0.6 if strong else 0.4))
+        for m in self.topics.find(keys, seg.start, seg.end):
+            hits.append(Hit(si, m.value, 0.6 if strong else 0.4 if signals else 0.2))
         if strong and not hits:
             hits.append(Hit(si, "", 0.5))
         return hits
@@ -107,6 +111,8 @@ class Complaints(DataComponent):
         for si, seg in enumerate(segs):
             hits.extend(self._segment_hits(doc, keys, si, seg))
         complaints = self._group(hits, keys, segs)
+        if not complaints:
+            complaints = self._from_classifier(doc, keys, segs, hits)
         for c in complaints:
             self._emit(doc, keys, segs, c, complaints)
         return doc
@@ -125,6 +131,8 @@ class Complaints(DataComponent):
             near_strong = any(
                 strong_cats.get(s) for s in (h.segment - 1, h.segment, h.segment + 1)
             )
+            if h.strength < 0.4:
+                continue
             if h.strength < 1.0:
                 if near_strong and h.category not in strong_cats.get(h.segment, set()):
                     continue
@@ -140,6 +148,27 @@ class Complaints(DataComponent):
             if unknown:
                 by_cat["other"] = Complaint("other", unknown[0].segment, [unknown[0].segment])
         return sorted(by_cat.values(), key=lambda c: c.first)
+
+    def _from_classifier(
+        self, doc: Doc, keys: list[str], segs: list[Span], hits: list[Hit]
+    ) -> list[Complaint]:
+        """One complaint when the trained classifier is confident and no rule matched."""
+        p = doc.cats.get(COMPLAINT_LABEL)
+        if p is None or p < self.threshold or not segs:
+            return []
+        if not any(h.strength >= 0.4 for h in hits):
+            return []
+        scores = {c: doc.cats.get(c, 0.0) for c in COMPLAINT_CATEGORIES}
+        weak = [h for h in hits if h.category]
+        if weak:
+            category = max(weak, key=lambda h: (h.strength, scores.get(h.category, 0.0))).category
+            first = min(h.segment for h in weak if h.category == category)
+        else:
+            category = max(scores, key=lambda c: scores[c])
+            if scores[category] < 0.3:
+                category = "other"
+            first = 0
+        return [Complaint(category, first, [first])]
 
     def _emit(
         self,

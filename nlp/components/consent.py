@@ -10,6 +10,7 @@ from spacy.tokens import Doc, Span
 from ..text import PhraseTable, build_table, clauses, doc_keys, segments
 from .base import DataComponent, add_fact, evidence_for, make_fact
 
+SHARING_VERBS = {"share", "sharing", "shared", "pass", "passed", "sell", "sold", "selling"}
 PRONOUNS = {"them", "it", "those", "these", "that"}
 
 
@@ -53,7 +54,7 @@ class Consent(DataComponent):
         out: list[tuple[int, str]] = []
         prev_end = -2
         for m in self.purposes.find(keys, clause.start, clause.end):
-            if m.value == "data_sharing" and keys[m.start] in {"share", "sharing", "shared", "pass"}:
+            if m.value == "data_sharing" and keys[m.start] in SHARING_VERBS:
                 window = set(keys[m.end : min(clause.end, m.end + 5)])
                 if not window & self.sharing_objects:
                     continue
@@ -75,6 +76,8 @@ class Consent(DataComponent):
         last_channel: str | None,
     ) -> list[str]:
         purposes = self._purposes(keys, clause)
+        if any(p == "data_sharing" for _, p in purposes):
+            purposes = [(i, p) for i, p in purposes if p != "marketing"]
         withdraw = self.withdraw.find(keys, clause.start, clause.end)
         grant = self.grant.find(keys, clause.start, clause.end)
         if not purposes:

@@ -30,6 +30,8 @@ class Sensitive(DataComponent):
         )
         self.person_cues = build_table(md, {c: True for c in d["person_cues"]})
         self.animals = {singular(a) for a in d["animal_subjects"]}
+        self.people = {singular(w) for w in d["person_words"]["words"]}
+        self.roles = {singular(w) for w in d["role_words"]["words"]}
         self.not_personal = build_table(md, {c: True for c in d["not_personal"]})
         self.party = re.compile(d["political_party_regex"])
         self.cues: IdentifierCues = load_cues(lang_dir(self.nlp.lang) / "identifiers.json")
@@ -51,23 +53,36 @@ class Sensitive(DataComponent):
         keys = doc_keys(doc)
         out: list[tuple[int, int, str, float]] = []
         for seg in segments(doc):
-            seg_keys = set(keys[seg.start : seg.end])
-            animal = bool(seg_keys & self.animals)
             blocked = self.not_personal.find(keys, seg.start, seg.end)
             for m in self.terms.find(keys, seg.start, seg.end):
                 category, needs_person = m.value
                 if any(b.start <= m.end and m.start <= b.end for b in blocked):
                     continue
-                if needs_person or animal:
+                if category == "health" and self._about_animal(keys, seg.start, m.start):
+                    continue
+                if needs_person:
                     window = max(seg.start, m.start - 3)
-                    cue = self.person_cues.find(keys, window, m.start)
-                    if not cue or (animal and category == "health"):
+                    if not self.person_cues.find(keys, window, m.start):
                         continue
                 if m.end < len(doc) and doc[m.end].text.lower() in {"film", "films", "content"}:
                     continue
-                span = doc[m.start : m.end]
+                end = m.end
+                if category in {"union", "political"}:
+                    while end < min(seg.end, m.end + 3) and keys[end] in self.roles:
+                        end += 1
+                span = doc[m.start : end]
                 out.append((span.start_char, span.end_char, category, 0.8))
         return out
+
+
+    def _about_animal(self, keys: list[str], start: int, end: int) -> bool:
+        """True when the nearest subject word before a health term names an animal."""
+        for i in range(end - 1, start - 1, -1):
+            if keys[i] in self.animals:
+                return True
+            if keys[i] in self.people:
+                return False
+        return False
 
 
 def _non_overlapping(

@@ -1,0 +1,168 @@
+"""`trustline train`: train the complaint text classifier shipped in nlp/models/<lang>/.
+
+Reproducible: fixed seed, training data in nlp/training/<lang>/complaints-*.jsonl
+(labelled by the team; see nlp/training/README.md). Nothing is trained at run time.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import spacy
+from spacy.language import Language
+from spacy.training import Example
+from spacy.util import fix_random_seed, minibatch
+
+from .facts import COMPLAINT_CATEGORIES
+
+PACKAGE_DIR = Path(__file__).parent
+TEXTCAT_NAME = "trustline_textcat"
+COMPLAINT_LABEL = "complaint"
+LABELS = (COMPLAINT_LABEL, *COMPLAINT_CATEGORIES)
+
+
+def model_dir(lang: str) -> Path:
+    return PACKAGE_DIR / "models" / lang / "complaints"
+
+
+def training_files(lang: str) -> list[Path]:
+    return sorted((PACKAGE_DIR / "training" / lang).glob("complaints-*.jsonl"))
+
+
+@dataclass(frozen=True, slots=True)
+class Labelled:
+    text: str
+    cats: dict[str, float]
+    source: str
+
+
+def read_examples(paths: Iterable[Path]) -> list[Labelled]:
+    """Labelled texts: {"text", "complaint", "categories"} lines."""
+    out: list[Labelled] = []
+    for path in paths:
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            cats = {label: 0.0 for label in LABELS}
+            cats[COMPLAINT_LABEL] = 1.0 if row["complaint"] else 0.0
+            for c in row.get("categories") or []:
+                cats[c] = 1.0
+            out.append(Labelled(row["text"], cats, f"{path.name}:{n}"))
+    return out
+
+
+def split(data: list[Labelled], dev_fraction: float, seed: int) -> tuple[list[Labelled], ...]:
+    rng = random.Random(seed)
+    shuffled = data[:]
+    rng.shuffle(shuffled)
+    n_dev = int(len(shuffled) * dev_fraction)
+    return shuffled[n_dev:], shuffled[:n_dev]
+
+
+def make_pipeline(lang: str, architecture: str) -> Language:
+    nlp = spacy.blank(lang)
+    if architecture == "bow":
+        model = {
+            "@architectures": "spacy.TextCatBOW.v3",
+            "exclusive_classes": False,
+            "ngram_size": 2,
+            "no_output_layer": False,
+            "length": 65536,
+        }
+    else:
+        model = {
+            "@architectures": "spacy.TextCatEnsemble.v2",
+            "nO": None,
+            "linear_model": {
+                "@architectures": "spacy.TextCatBOW.v3",
+                "exclusive_classes": False,
+                "ngram_size": 2,
+                "no_output_layer": False,
+                "length": 65536,
+            },
+            "tok2vec": {
+                "@architectures": "spacy.Tok2Vec.v2",
+                "embed": {
+                    "@architectures": "spacy.MultiHashEmbed.v2",
+                    "width": 64,
+                    "rows": [2000, 2000, 1000, 1000],
+                    "attrs": ["NORM", "LOWER", "PREFIX", "SUFFIX"],
+                    "include_static_vectors": False,
+                },
+                "encode": {
+                    "@architectures": "spacy.MaxoutWindowEncoder.v2",
+                    "width": 64,
+                    "window_size": 1,
+                    "maxout_pieces": 3,
+                    "depth": 2,
+                },
+            },
+        }
+    textcat = nlp.add_pipe(
+        "textcat_multilabel", name=TEXTCAT_NAME, config={"model": model, "threshold": 0.5}
+    )
+    for label in LABELS:
+        textcat.add_label(label)
+    return nlp
+
+
+def evaluate(nlp: Language, data: list[Labelled], threshold: float = 0.5) -> dict[str, Any]:
+    tp = fp = fn = 0
+    for doc, ex in zip(nlp.pipe(d.text for d in data), data, strict=True):
+        pred = doc.cats[COMPLAINT_LABEL] >= threshold
+        gold = ex.cats[COMPLAINT_LABEL] == 1.0
+        tp, fp, fn = tp + (pred and gold), fp + (pred and not gold), fn + (gold and not pred)
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": round(p, 3), "recall": round(r, 3), "f1": round(f, 3), "n": len(data)}
+
+
+def train(
+    lang: str = "en",
+    *,
+    architecture: str = "ensemble",
+    epochs: int = 12,
+    seed: int = 0,
+    dev_fraction: float = 0.2,
+    output: Path | None = None,
+    log: Any = print,
+) -> dict[str, Any]:
+    """Train, report dev scores, then retrain on all data and save to `output`."""
+    fix_random_seed(seed)
+    data = read_examples(training_files(lang))
+    if not data:
+        raise SystemExit(f"no training data under {PACKAGE_DIR / 'training' / lang}")
+    train_set, dev_set = split(data, dev_fraction, seed)
+    nlp = _fit(lang, architecture, train_set, epochs, seed)
+    dev_scores = evaluate(nlp, dev_set)
+    log(f"held-out dev ({len(dev_set)} texts): {dev_scores}")
+    final = _fit(lang, architecture, data, epochs, seed)
+    out = output or model_dir(lang)
+    out.mkdir(parents=True, exist_ok=True)
+    final.meta["name"] = "trustline_complaints"
+    final.meta["version"] = "0.1.0"
+    final.meta["description"] = f"Complaint classifier ({architecture}), {len(data)} texts"
+    final.to_disk(out)
+    log(f"saved to {out}")
+    return {"dev": dev_scores, "n_train": len(data)}
+
+
+def _fit(lang: str, architecture: str, data: list[Labelled], epochs: int, seed: int) -> Language:
+    fix_random_seed(seed)
+    nlp = make_pipeline(lang, architecture)
+    examples = [Example.from_dict(nlp.make_doc(d.text), {"cats": d.cats}) for d in data]
+    optimizer = nlp.initialize(lambda: examples)
+    rng = random.Random(seed)
+    for _ in range(epochs):
+        rng.shuffle(examples)
+        losses: dict[str, float] = {}
+        for batch in minibatch(examples, size=16):
+            nlp.update(batch, sgd=optimizer, losses=losses, drop=0.2)
+    return nlp
