@@ -6,13 +6,13 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO, Any
 
 import click
 
-from nlp import Extractor, ExtractionResult, TrustlineNLPError
+from nlp import ExtractionResult, Extractor, TrustlineNLPError
 
 from . import settings
 
@@ -161,7 +161,9 @@ def summary(result: ExtractionResult) -> str:
 )
 @click.option("--model", default=None, help="spaCy pipeline package (TRUSTLINE_SPACY_MODEL).")
 @click.argument("input", type=click.File("r", encoding="utf-8", errors="replace"), default="-")
-def extract(jsonl: bool, progress: bool, batch_size: int, model: str | None, input: IO[str]) -> None:
+def extract(
+    jsonl: bool, progress: bool, batch_size: int, model: str | None, input: IO[str]
+) -> None:
     """Extract facts from a note (stdin or INPUT) or, with --jsonl, from JSON lines.
 
     With --jsonl each input line {"id", "text"} yields one output line
@@ -188,8 +190,8 @@ def extract(jsonl: bool, progress: bool, batch_size: int, model: str | None, inp
 
     out = sys.stdout
     try:
-        for n, result in enumerate(stream_results(extractor, lines(), batch_size), 1):
-            out.write(json.dumps(_ordered(result), ensure_ascii=False) + "\n")
+        for n, row in enumerate(stream_results(extractor, lines(), batch_size), 1):
+            out.write(json.dumps(_ordered(row), ensure_ascii=False) + "\n")
             if n % batch_size == 0:
                 out.flush()
                 bar.update(n, counted["bytes"])
@@ -227,8 +229,9 @@ def train(lang: str, architecture: str, epochs: int, seed: int, output: Path | N
     """
     from nlp.train import train as run_training
 
-    run_training(lang, architecture=architecture, epochs=epochs, seed=seed, output=output,
-                 log=click.echo)
+    run_training(
+        lang, architecture=architecture, epochs=epochs, seed=seed, output=output, log=click.echo
+    )
 
 
 # -- serve -----------------------------------------------------------------------------
@@ -260,7 +263,7 @@ def serve(host: str, port: int) -> None:
         click.echo(
             "API key for this run (set TRUSTLINE_API_KEY_HASHES to keep your own):\n"
             f"  curl -H 'Authorization: Bearer {dev_key}' -H 'Content-Type: application/json' "
-            f"-d '{{\"text\": \"cust prefers email\"}}' {url}api/v1/extract"
+            f'-d \'{{"text": "cust prefers email"}}\' {url}api/v1/extract'
         )
     run_simple(host, port, app, threaded=True, use_reloader=False)
 

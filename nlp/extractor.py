@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import spacy
 from spacy.language import Language
@@ -62,7 +62,7 @@ def build_pipeline(model: str, config_path: Path = CONFIG_PATH) -> Language:
             nlp.add_pipe(factory, name=name, config=comp_cfg, first=True)
         else:
             nlp.add_pipe(factory, name=name, config=comp_cfg, last=True)
-        nlp.get_pipe(name).initialize(nlp=nlp)
+        cast(Any, nlp.get_pipe(name)).initialize(nlp=nlp)
     return nlp
 
 
@@ -120,9 +120,7 @@ class Extractor:
                 ident = next(id_iter, None) if id_iter is not None else None
                 yield case_fold(text), (text, ident)
 
-        for doc, (text, ident) in self.nlp.pipe(
-            prepared(), as_tuples=True, batch_size=batch_size
-        ):
+        for doc, (text, ident) in self.nlp.pipe(prepared(), as_tuples=True, batch_size=batch_size):
             facts = resolve(text, list(doc._.trustline_facts))
             redacted = redact(text, sensitive_spans(facts))
             yield ExtractionResult(text=text, redacted_text=redacted, facts=tuple(facts), id=ident)

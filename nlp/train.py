@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import spacy
+from spacy import util as spacy_util
 from spacy.language import Language
 from spacy.training import Example
-from spacy.util import fix_random_seed, minibatch
+from thinc.api import fix_random_seed
 
 from .facts import COMPLAINT_CATEGORIES
 
@@ -104,7 +105,7 @@ def make_pipeline(lang: str, architecture: str) -> Language:
                 },
             },
         }
-    textcat = nlp.add_pipe(
+    textcat: Any = nlp.add_pipe(
         "textcat_multilabel", name=TEXTCAT_NAME, config={"model": model, "threshold": 0.5}
     )
     for label in LABELS:
@@ -163,6 +164,6 @@ def _fit(lang: str, architecture: str, data: list[Labelled], epochs: int, seed: 
     for _ in range(epochs):
         rng.shuffle(examples)
         losses: dict[str, float] = {}
-        for batch in minibatch(examples, size=16):
+        for batch in spacy_util.minibatch(examples, size=16):  # type: ignore[no-untyped-call]
             nlp.update(batch, sgd=optimizer, losses=losses, drop=0.2)
     return nlp

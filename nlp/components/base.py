@@ -35,7 +35,9 @@ def evidence_for(doc: Doc, start_char: int, end_char: int) -> Evidence:
     text = doc.text
     while start_char < end_char and (text[start_char].isspace() or text[start_char] in ",;:-–("):
         start_char += 1
-    while end_char > start_char and (text[end_char - 1].isspace() or text[end_char - 1] in ",;:-–("):
+    while end_char > start_char and (
+        text[end_char - 1].isspace() or text[end_char - 1] in ",;:-–("
+    ):
         end_char -= 1
     return Evidence(start_char, end_char, text[start_char:end_char])
 

@@ -128,9 +128,7 @@ class Complaints(DataComponent):
         for h in sorted(hits, key=lambda h: (h.segment, -h.strength)):
             if not h.category:
                 continue
-            near_strong = any(
-                strong_cats.get(s) for s in (h.segment - 1, h.segment, h.segment + 1)
-            )
+            near_strong = any(strong_cats.get(s) for s in (h.segment - 1, h.segment, h.segment + 1))
             if h.strength < 0.4:
                 continue
             if h.strength < 1.0:
@@ -146,7 +144,13 @@ class Complaints(DataComponent):
         if not by_cat:
             unknown = [h for h in hits if not h.category]
             if unknown:
-                by_cat["other"] = Complaint("other", unknown[0].segment, [unknown[0].segment])
+                # A strong signal ("cust furious") takes its category from a topic nearby.
+                seg = unknown[0].segment
+                near = [h for h in hits if h.category and abs(h.segment - seg) <= 1]
+                near.sort(key=lambda h: (-h.strength, h.segment))
+                category = near[0].category if near else "other"
+                first = min([seg, *[h.segment for h in near[:1]]])
+                by_cat[category] = Complaint(category, first, [first])
         return sorted(by_cat.values(), key=lambda c: c.first)
 
     def _from_classifier(
@@ -181,24 +185,23 @@ class Complaints(DataComponent):
         later = [o.first for o in all_complaints if o.first > c.first]
         region_end = min(later) if later else len(segs)
         region = list(range(c.first, region_end))
-        for s in c.segments:
-            if s not in region:
-                region.append(s)
+        region.extend(i for i in c.segments if i not in region)
         region.sort()
-        whole = [segs[s] for s in region]
+        whole = [segs[i] for i in region]
         high = any(self._has("severity_high", keys, s) for s in whole)
         low = any(self._has("severity_low", keys, s) for s in whole)
-        repeat = any(self._has("repeat", keys, segs[s]) for s in range(len(segs)))
+        repeat = any(self._has("repeat", keys, seg) for seg in segs)
         status = "open"
-        for s in whole:
-            for m in sorted(
-                self.resolved.find(keys, s.start, s.end) + self.open.find(keys, s.start, s.end),
-                key=lambda m: m.start,
+        for span in whole:
+            for cue in sorted(
+                self.resolved.find(keys, span.start, span.end)
+                + self.open.find(keys, span.start, span.end),
+                key=lambda cue: cue.start,
             ):
-                status = m.value
+                status = cue.value
         severity = "high" if high else "low" if low else "medium"
-        seg = segs[c.first]
-        ev = evidence_for(doc, seg.start_char, seg.end_char)
+        first_seg = segs[c.first]
+        ev = evidence_for(doc, first_seg.start_char, first_seg.end_char)
         attrs: dict[str, Any] = {
             "category": c.category,
             "severity": severity,

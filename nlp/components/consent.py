@@ -113,7 +113,7 @@ class Consent(DataComponent):
         channel: str | None,
     ) -> None:
         key = (action, purpose, channel)
-        if key in seen or (action, purpose, None) in seen and channel is None:
+        if key in seen or ((action, purpose, None) in seen and channel is None):
             return
         seen.add(key)
         attrs: dict[str, Any] = {"action": action, "purpose": purpose}

@@ -6,7 +6,10 @@ the text and character offsets never change.
 
 from __future__ import annotations
 
+from typing import cast
+
 from spacy.language import Language
+from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc
 
 from .base import DataComponent
@@ -17,7 +20,7 @@ class Normalizer(DataComponent):
 
     def setup(self) -> None:
         self.norms: dict[str, str] = {k.lower(): v for k, v in self.data.get("norms", {}).items()}
-        tokenizer = self.nlp.tokenizer
+        tokenizer = cast(Tokenizer, self.nlp.tokenizer)
         for text, pieces in self.data.get("special_cases", {}).items():
             if "".join(p[0] for p in pieces) != text:
                 continue  # a special case must not change the text

@@ -8,7 +8,7 @@ contrast ("X rather than Y", "X, not Y", "X yes, Y no") turning later items nega
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from spacy.language import Language
@@ -18,7 +18,19 @@ from ..text import PhraseTable, build_table, clauses, doc_keys, segments, singul
 from .base import DataComponent, add_fact, evidence_for, make_fact
 
 MODALS = {"would", "'d", "should", "could", "might"}
-WISH_WORDS = {"prefer", "want", "like", "please", "only", "happy", "fine", "ok", "use", "best", "rather"}
+WISH_WORDS = {
+    "prefer",
+    "want",
+    "like",
+    "please",
+    "only",
+    "happy",
+    "fine",
+    "ok",
+    "use",
+    "best",
+    "rather",
+}
 SKIPPABLE_POS = {"DET", "ADJ", "ADP", "PART", "NUM", "ADV", "PRON", "AUX", "CCONJ", "PUNCT"}
 
 
@@ -30,7 +42,6 @@ class Mention:
     end: int
     detail: str | None = None
     verb: bool = False  # a channel named by a verb ("call me")
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _phrases(data: dict[str, Any]) -> dict[str, Any]:
@@ -80,19 +91,22 @@ class Preferences(DataComponent):
         cs, ce = clause.start, clause.end
         found: list[Mention] = []
         for name, table in self.tables.items():
-            for m in table.find(keys, cs, ce):
-                found.append(Mention(name, m.value, m.start, m.end))
+            for hit in table.find(keys, cs, ce):
+                found.append(Mention(name, hit.value, hit.start, hit.end))
         for i in range(cs, ce):
             tok = doc[i]
             value = self.channel_verbs.get(keys[i])
             if value and self._is_channel_verb(doc, keys, i, cs):
                 found = [f for f in found if not (f.field == "contact_channel" and f.start == i)]
                 found.append(Mention("contact_channel", value, i, i + 1, verb=True))
-            if tok.text.upper() in self.codes.values() or tok.text in {
-                c.upper() for c in self.codes
-            }:
-                if i > cs and keys[i - 1] in {"to", "in"} and "lang" in " ".join(keys[cs:i]):
-                    found.append(Mention("language", self.codes[tok.text.lower()], i, i + 1))
+            if (
+                tok.text.isupper()
+                and tok.text.lower() in self.codes
+                and i > cs
+                and keys[i - 1] in {"to", "in"}
+                and "lang" in " ".join(keys[cs:i])
+            ):
+                found.append(Mention("language", self.codes[tok.text.lower()], i, i + 1))
         found.extend(self._clock_times(doc, clause))
         found.extend(self._sizes(doc, keys, clause))
         found.sort(key=lambda m: (m.start, -m.end))
@@ -112,9 +126,20 @@ class Preferences(DataComponent):
         tok = doc[i]
         nxt = keys[i + 1] if i + 1 < len(doc) else ""
         prev = keys[i - 1] if i > 0 else ""
-        if nxt in {"me", "him", "her", "them", "us", "back", "his", "her"}:
+        if nxt in {"me", "him", "her", "them", "us", "back", "his"}:
             return True
-        if prev in {"to", "please", "not", "n't", "never", "don't", "doesn't", "pls", "best", "than"}:
+        if prev in {
+            "to",
+            "please",
+            "not",
+            "n't",
+            "never",
+            "don't",
+            "doesn't",
+            "pls",
+            "best",
+            "than",
+        }:
             return True
         if prev == "of" and tok.tag_ == "VBG":
             return True
@@ -188,9 +213,11 @@ class Preferences(DataComponent):
             return switched
         # Directly negated item: "no emails", "not weekdays", "no more phone calls".
         j = m.start - 1
-        while j >= cs and (
-            doc[j].pos_ in SKIPPABLE_POS or keys[j] in {"more", "marketing", "paper"}
-        ) and not self.negators.starts_at(keys, j, m.start):
+        while (
+            j >= cs
+            and (doc[j].pos_ in SKIPPABLE_POS or keys[j] in {"more", "marketing", "paper"})
+            and not self.negators.starts_at(keys, j, m.start)
+        ):
             j -= 1
         if j >= cs and self.negators.starts_at(keys, j, m.start) and m.start - j <= 4:
             return "negative"
@@ -217,15 +244,17 @@ class Preferences(DataComponent):
             return "positive"
         if neg_before and keys[neg_before[-1].start] in {"never", "rarely", "hardly", "seldom"}:
             return "negative"
-        for w in self.positive.find(keys, m.end, ce):
+        if self.positive.find(keys, m.end, ce):
             return "positive"
         return None
 
     def _switch(self, keys: list[str], cs: int, m: Mention) -> str | None:
         """'switching from card to PayPal': the 'from' item is dropped, the 'to' one taken."""
         window = keys[max(cs, m.start - 4) : m.start]
-        if not any(w in {"switch", "switching", "switched", "change", "changing", "move"}
-                   for w in keys[max(cs, m.start - 8) : m.start]):
+        if not any(
+            w in {"switch", "switching", "switched", "change", "changing", "move"}
+            for w in keys[max(cs, m.start - 8) : m.start]
+        ):
             return None
         if window and window[-1] == "from":
             return "negative"
@@ -249,9 +278,7 @@ class Preferences(DataComponent):
             if keys[tok.i] in self.sets["agent_subjects"] and tok.dep_ in {"nsubj", "nsubjpass"}:
                 return not self.positive.find(keys, clause.start, tok.i)
         first = next((t for t in clause if not t.is_punct and not t.like_num), None)
-        if first is not None and keys[first.i] in self.sets["agent_verbs"]:
-            return True
-        return False
+        return first is not None and keys[first.i] in self.sets["agent_verbs"]
 
     def _segment(self, doc: Doc, keys: list[str], seg: Span) -> None:
         clause_list = clauses(seg, keys)
@@ -307,8 +334,12 @@ class Preferences(DataComponent):
                 return False
             nxt = keys[m.end] if m.end < len(doc) else ""
             prv = doc[m.start - 1] if m.start > 0 else None
-            if not m.verb and prv is not None and (
-                prv.pos_ == "PRON" or prv.tag_ == "PRP$" or keys[prv.i] in {"new", "old", "'s"}
+            if (
+                not m.verb
+                and prv is not None
+                and (
+                    prv.pos_ == "PRON" or prv.tag_ == "PRP$" or keys[prv.i] in {"new", "old", "'s"}
+                )
             ):
                 return False  # "her phone", "new phone": the device, not the channel
             if keys[m.start] in self.weak_channels and not m.verb:
@@ -321,8 +352,9 @@ class Preferences(DataComponent):
         if m.field == "language":
             nxt = keys[m.end] if m.end < len(doc) else ""
             after = {k for k in keys[m.end : m.end + 3]}
-            if after & self.sets["language_content_words"] or nxt in {"-", "language"} and (
-                set(keys[m.end : m.end + 4]) & self.sets["language_content_words"]
+            if after & self.sets["language_content_words"] or (
+                nxt in {"-", "language"}
+                and (set(keys[m.end : m.end + 4]) & self.sets["language_content_words"])
             ):
                 return False
             before = set(keys[max(clause.start, m.start - 2) : m.start])
@@ -435,8 +467,9 @@ class Preferences(DataComponent):
         words = [
             t
             for t in chunk
-            if t.pos_ not in {"DET", "PRON", "PUNCT", "NUM"} or t.text == "-" or t.like_num and
-            t.i + 1 < chunk.end and doc[t.i + 1].text == "-"
+            if t.pos_ not in {"DET", "PRON", "PUNCT", "NUM"}
+            or t.text == "-"
+            or (t.like_num and t.i + 1 < chunk.end and doc[t.i + 1].text == "-")
         ]
         words = [t for t in words if t.lower_ not in self.drop and t.tag_ != "PRP$"]
         if not words or words[-1].pos_ not in {"NOUN", "PROPN"}:

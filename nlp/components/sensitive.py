@@ -34,7 +34,7 @@ class Sensitive(DataComponent):
         self.roles = {singular(w) for w in d["role_words"]["words"]}
         self.not_personal = build_table(md, {c: True for c in d["not_personal"]})
         self.party = re.compile(d["political_party_regex"])
-        self.cues: IdentifierCues = load_cues(lang_dir(self.nlp.lang) / "identifiers.json")
+        self.cues: IdentifierCues = load_cues(lang_dir(str(self.nlp.lang)) / "identifiers.json")
 
     def __call__(self, doc: Doc) -> Doc:
         self._require()
@@ -42,8 +42,8 @@ class Sensitive(DataComponent):
         for m in find_identifiers(doc.text, self.cues):
             spans.append((m.start, m.end, m.category, 0.95))
         spans.extend(self._special(doc))
-        for m in self.party.finditer(doc.text):
-            spans.append((m.start(), m.end(), "political", 0.8))
+        for party in self.party.finditer(doc.text):
+            spans.append((party.start(), party.end(), "political", 0.8))
         for start, end, category, conf in _non_overlapping(spans):
             ev = evidence_for(doc, start, end)
             add_fact(doc, make_fact("sensitive", ev, conf, category=category))
@@ -73,7 +73,6 @@ class Sensitive(DataComponent):
                 span = doc[m.start : end]
                 out.append((span.start_char, span.end_char, category, 0.8))
         return out
-
 
     def _about_animal(self, keys: list[str], start: int, end: int) -> bool:
         """True when the nearest subject word before a health term names an animal."""
