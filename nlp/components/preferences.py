@@ -30,7 +30,10 @@ WISH_WORDS = {
     "use",
     "best",
     "rather",
+    "mind",
 }
+# Payment words that are a payment method only next to a payment cue ("card", "cash").
+AMBIGUOUS_PAYMENT = {"card", "cash", "transfer", "voucher"}
 SKIPPABLE_POS = {"DET", "ADJ", "ADP", "PART", "NUM", "ADV", "PRON", "AUX", "CCONJ", "PUNCT"}
 
 
@@ -200,8 +203,10 @@ class Preferences(DataComponent):
         # Contrast between the previous item and this one: "X rather than Y".
         lo = prev.end if prev else cs
         for c in self.contrast.find(keys, lo, m.start):
-            if prev is not None or keys[c.start] == "not":
+            if keys[c.start] != "not" and prev is not None:
                 return "negative"
+            if keys[c.start] == "not" and "mind" not in keys[c.end : m.start]:
+                return "negative"  # "X, not Y", "not to call" ("doesn't mind calls" is positive)
         if m.detail and m.detail.lower().startswith("not "):
             return "negative"
         # Right after the item: "email yes", "phone no", "SMS ok".
@@ -220,6 +225,11 @@ class Preferences(DataComponent):
         ):
             j -= 1
         if j >= cs and self.negators.starts_at(keys, j, m.start) and m.start - j <= 4:
+            return "negative"
+        strong_neg = [
+            n for n in self.negators.find(keys, cs, m.start) if keys[n.start] in {"never", "stop"}
+        ]
+        if strong_neg and not self.positive.find(keys, strong_neg[-1].end, m.start):
             return "negative"
         if after and after[0] in self.sets["post_positive"]:
             return "positive"
@@ -362,6 +372,8 @@ class Preferences(DataComponent):
         if m.field == "payment":
             if ctx & self.sets["payment_block"]:
                 return False
+            if keys[m.end - 1] not in AMBIGUOUS_PAYMENT:
+                return True
             return bool(near & self.sets["payment_cues"]) or pol == "negative"
         if m.field == "delivery":
             return bool(ctx & self.sets["delivery_cues"]) or pol is not None
