@@ -19,32 +19,6 @@ from ..text import PhraseTable, build_table, doc_keys, segments
 from .base import DataComponent, add_fact, evidence_for, make_fact
 
 COMPLAINT_LABEL = "complaint"
-STRONG_SIGNALS = {
-    "unhappy",
-    "upset",
-    "angry",
-    "furious",
-    "frustrated",
-    "complain",
-    "complained",
-    "complaint",
-    "complaining",
-    "disappointed",
-    "dissatisfied",
-    "unacceptable",
-    "disgusted",
-    "fed",
-    "ridiculous",
-    "appalling",
-    "terrible",
-    "awful",
-    "worst",
-    "useless",
-    "rubbish",
-    "shocking",
-    "annoyed",
-    "cross",
-}
 
 
 @dataclass(slots=True)
@@ -64,9 +38,12 @@ class Complaint:
 class Complaints(DataComponent):
     data_name = "complaints"
 
-    def __init__(self, nlp: Language, name: str, threshold: float = 0.5) -> None:
+    def __init__(
+        self, nlp: Language, name: str, threshold: float = 0.6, min_cue: float = 0.2
+    ) -> None:
         super().__init__(nlp, name)
         self.threshold = threshold
+        self.min_cue = min_cue
 
     def setup(self) -> None:
         d, md = self.data, self.make_doc
@@ -78,7 +55,14 @@ class Complaints(DataComponent):
         )
         self.groups: dict[str, PhraseTable[bool]] = {
             name: build_table(md, {p: True for p in d[name]})
-            for name in ("signals", "negated", "severity_high", "severity_low", "repeat")
+            for name in (
+                "signals",
+                "strong_signals",
+                "negated",
+                "severity_high",
+                "severity_low",
+                "repeat",
+            )
         }
         self.precedence: dict[str, list[str]] = d.get("segment_precedence", {})
         self.resolved = build_table(md, {p: "resolved" for p in d["resolved"]})
@@ -96,7 +80,7 @@ class Complaints(DataComponent):
         for cat in sorted(found - explained):
             hits.append(Hit(si, cat, 1.0))
         signals = self.groups["signals"].find(keys, seg.start, seg.end)
-        strong = any(keys[s.start] in STRONG_SIGNALS for s in signals)
+        strong = bool(self.groups["strong_signals"].find(keys, seg.start, seg.end))
         for m in self.topics.find(keys, seg.start, seg.end):
             hits.append(Hit(si, m.value, 0.6 if strong else 0.4 if signals else 0.2))
         if strong and not hits:
@@ -160,7 +144,7 @@ class Complaints(DataComponent):
         p = doc.cats.get(COMPLAINT_LABEL)
         if p is None or p < self.threshold or not segs:
             return []
-        if not any(h.strength >= 0.4 for h in hits):
+        if not any(h.strength >= self.min_cue for h in hits):
             return []
         scores = {c: doc.cats.get(c, 0.0) for c in COMPLAINT_CATEGORIES}
         weak = [h for h in hits if h.category]
@@ -211,6 +195,6 @@ class Complaints(DataComponent):
         add_fact(doc, make_fact("complaint", ev, 0.75, **attrs))
 
 
-@Language.factory("trustline_complaints", default_config={"threshold": 0.5})
-def make_complaints(nlp: Language, name: str, threshold: float) -> Complaints:
-    return Complaints(nlp, name, threshold)
+@Language.factory("trustline_complaints", default_config={"threshold": 0.6, "min_cue": 0.2})
+def make_complaints(nlp: Language, name: str, threshold: float, min_cue: float) -> Complaints:
+    return Complaints(nlp, name, threshold, min_cue)
