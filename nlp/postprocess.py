@@ -39,7 +39,10 @@ def resolve(text: str, facts: list[Fact]) -> list[Fact]:
             )
         ):
             continue
-        key = (f.kind, *sorted((k, str(v)) for k, v in f.attrs.items() if k != "detail"))
+        key: tuple[object, ...] = (
+            f.kind,
+            *sorted((k, str(v)) for k, v in f.attrs.items() if k != "detail"),
+        )
         if f.kind == "sensitive":  # every masked span counts, even of one category
             key = (*key, f.evidence.start)
         if key in seen:

@@ -24,9 +24,7 @@ def pin(lock: str, package: str, sha256: str) -> str:
         out.append(line)
     text = "\n".join(out) + "\n"
     # The last kept hash line must not end with a continuation backslash.
-    return re.sub(
-        rf"(--hash=sha256:{sha256}) \\\n(\s+#)", r"\1\n\2", text
-    )
+    return re.sub(rf"(--hash=sha256:{sha256}) \\\n(\s+#)", r"\1\n\2", text)
 
 
 def main() -> None:
