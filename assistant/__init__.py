@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from . import settings
 
@@ -23,6 +24,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     engine.init_app(app)
     auth.init_app(app)
     app.register_blueprint(api.bp)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        # Routing errors never reach a blueprint's handlers: answer JSON under /api/.
+        if request.path.startswith("/api/"):
+            return api.http_error(exc)
+        return exc
 
     @app.get("/healthz")
     def healthz() -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from nlp import TextTooLongError
+from nlp import TextTooLongError, TrustlineNLPError
 
 from .auth import api_key_required
 from .engine import get_extractor
@@ -24,10 +24,14 @@ def error(status: int, code: str, message: str) -> Response:
     return resp
 
 
-@bp.errorhandler(HTTPException)
 def http_error(exc: HTTPException) -> Response:
+    """HTTP errors under /api/ as JSON (routing errors too: 404, 405)."""
     status = exc.code or 500
-    code = {413: "payload_too_large", 405: "method_not_allowed"}.get(status, "http_error")
+    code = {
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "payload_too_large",
+    }.get(status, "http_error")
     return error(status, code, exc.description or exc.name)
 
 
@@ -88,3 +92,5 @@ def _check_length(extractor: Any, text: str, where: str) -> None:
         extractor.check(text)
     except TextTooLongError as exc:
         raise _Bad(413, "text_too_long", f"{where}: {exc}") from exc
+    except TrustlineNLPError as exc:
+        raise _Bad(400, "invalid_text", f"{where}: {exc}") from exc

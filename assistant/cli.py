@@ -12,7 +12,8 @@ from typing import IO, Any
 
 import click
 
-from nlp import ExtractionResult, Extractor, TrustlineNLPError
+from nlp import ExtractionResult, Extractor, Fact, TrustlineNLPError
+from nlp.components.sensitive import redact
 
 from . import settings
 
@@ -67,11 +68,34 @@ class Progress:
         sys.stderr.flush()
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+# json.dumps(ensure_ascii=False) keeps these as raw characters, and line-splitting readers
+# (str.splitlines) would cut an output line in two.
+_LINE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
+
+
+def dumps_line(obj: dict[str, Any]) -> str:
+    """One JSON line that no line-splitting reader can break."""
+    out = json.dumps(obj, ensure_ascii=False)
+    try:
+        out.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates from undecodable input bytes
+        return json.dumps(obj, ensure_ascii=True)
+    for raw, escaped in _LINE_BREAKS.items():
+        out = out.replace(raw, escaped)
+    return out
+
+
 def parse_line(line: str) -> tuple[Any, str | None, str | None]:
     """(id, text, error) for one input line of `extract --jsonl`."""
     try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
+        obj = json.loads(line, parse_constant=_reject_constant)
+    except ValueError as exc:
+        if not isinstance(exc, json.JSONDecodeError):
+            return None, None, f"invalid JSON: {exc}"
         return None, None, f"invalid JSON: {exc.msg} at column {exc.colno}"
     except RecursionError:
         return None, None, "invalid JSON: nested too deeply"
@@ -124,6 +148,21 @@ def _ordered(result: dict[str, Any]) -> dict[str, Any]:
     return {"id": result.get("id"), **{k: v for k, v in result.items() if k != "id"}}
 
 
+def masked_evidence(result: ExtractionResult, fact: Fact) -> str:
+    """The evidence of `fact` with every sensitive span inside it masked."""
+    start, end = fact.evidence.start, fact.evidence.end
+    spans = [
+        (
+            max(s.evidence.start, start) - start,
+            min(s.evidence.end, end) - start,
+            s.attrs["category"],
+        )
+        for s in result.facts
+        if s.kind == "sensitive" and s.evidence.start < end and start < s.evidence.end
+    ]
+    return redact(result.text[start:end], spans)
+
+
 def summary(result: ExtractionResult) -> str:
     """Human-readable summary of one result."""
     lines = [f"Redacted: {result.redacted_text}", ""]
@@ -144,7 +183,7 @@ def summary(result: ExtractionResult) -> str:
             desc = f"{a['action']} {a['purpose']}{chan}"
         else:
             desc = f"{a['category']} (masked)"
-        ev = f.evidence.text if f.kind != "sensitive" else f"[{a['category'].upper()}]"
+        ev = masked_evidence(result, f)
         lines.append(f"- {f.kind:<10} {desc}\n    evidence: {ev!r}")
     return "\n".join(lines)
 
@@ -160,7 +199,9 @@ def summary(result: ExtractionResult) -> str:
     help="Texts per nlp.pipe batch.",
 )
 @click.option("--model", default=None, help="spaCy pipeline package (TRUSTLINE_SPACY_MODEL).")
-@click.argument("input", type=click.File("r", encoding="utf-8", errors="replace"), default="-")
+@click.argument(
+    "input", type=click.File("r", encoding="utf-8-sig", errors="surrogateescape"), default="-"
+)
 def extract(
     jsonl: bool, progress: bool, batch_size: int, model: str | None, input: IO[str]
 ) -> None:
@@ -191,7 +232,7 @@ def extract(
     out = sys.stdout
     try:
         for n, row in enumerate(stream_results(extractor, lines(), batch_size), 1):
-            out.write(json.dumps(_ordered(row), ensure_ascii=False) + "\n")
+            out.write(dumps_line(_ordered(row)) + "\n")
             if n % batch_size == 0:
                 out.flush()
                 bar.update(n, counted["bytes"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .errors import ModelNotInstalledError, TextTooLongError, TrustlineNLPError
+from .errors import InvalidTextError, ModelNotInstalledError, TextTooLongError, TrustlineNLPError
 from .extractor import DEFAULT_MODEL, Extractor
 from .facts import Evidence, ExtractionResult, Fact
 
@@ -12,6 +12,7 @@ __all__ = [
     "ExtractionResult",
     "Extractor",
     "Fact",
+    "InvalidTextError",
     "ModelNotInstalledError",
     "TextTooLongError",
     "TrustlineNLPError",

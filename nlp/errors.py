@@ -40,6 +40,12 @@ class ModelNotTrainedError(TrustlineNLPError):
         )
 
 
+class InvalidTextError(TrustlineNLPError):
+    """Input that is not a processable text (not a string, not valid Unicode)."""
+
+    code = "TL005"
+
+
 class LanguageDataError(TrustlineNLPError):
     """A language data file is missing or malformed."""
 

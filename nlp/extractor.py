@@ -11,17 +11,24 @@ Usage without Flask::
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
 import spacy
 from spacy.language import Language
+from spacy.tokens import Doc
 from thinc.api import Config
 
 from . import components  # noqa: F401  (registers the factories)
 from .components.sensitive import redact, sensitive_spans
-from .errors import ModelNotInstalledError, ModelNotTrainedError, TextTooLongError
+from .errors import (
+    InvalidTextError,
+    ModelNotInstalledError,
+    ModelNotTrainedError,
+    TextTooLongError,
+)
 from .facts import ExtractionResult
 from .postprocess import resolve
 
@@ -78,6 +85,17 @@ def case_fold(text: str) -> str:
     return "".join(lc if len(lc := c.lower()) == 1 else c for c in text)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def model_text(text: str) -> str:
+    """The text the pipeline reads: same length, control characters as spaces, case-folded."""
+    return case_fold(_CONTROL.sub(" ", text))
+
+
+ORIGINAL_TEXT = "trustline.original_text"
+
+
 class Extractor:
     """Extract preferences, complaints, consent statements and sensitive data."""
 
@@ -96,9 +114,17 @@ class Extractor:
         return cls(build_pipeline(model), max_chars=limit)
 
     def check(self, text: str) -> None:
-        """Raise TextTooLongError when `text` is over the limit."""
+        """Raise a TrustlineNLPError when `text` cannot be processed (too long, not Unicode)."""
+        if not isinstance(text, str):
+            raise InvalidTextError(f"text must be a string, not {type(text).__name__}")
         if len(text) > self.max_chars:
             raise TextTooLongError(len(text), self.max_chars)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidTextError(
+                f"text is not valid Unicode ({exc.reason} at character {exc.start})"
+            ) from exc
 
     def extract(self, text: str, id: Any = None) -> ExtractionResult:
         """Extract the facts of one text."""
@@ -111,16 +137,32 @@ class Extractor:
         ids: Iterable[Any] | None = None,
         batch_size: int = 64,
     ) -> Iterator[ExtractionResult]:
-        """Extract from many texts with `nlp.pipe`, streaming, in input order."""
+        """Extract from many texts with `nlp.pipe`, streaming, in input order.
+
+        Raises a TrustlineNLPError (see `check`) for a text that cannot be processed.
+        """
         id_iter = iter(ids) if ids is not None else None
+        chunk: list[tuple[str, Any]] = []
+        for text in texts:
+            self.check(text)
+            chunk.append((text, next(id_iter, None) if id_iter is not None else None))
+            if len(chunk) >= batch_size:
+                yield from self._run(chunk, batch_size)
+                chunk = []
+        if chunk:
+            yield from self._run(chunk, batch_size)
 
-        def prepared() -> Iterator[tuple[str, tuple[str, Any]]]:
-            for text in texts:
-                self.check(text)
-                ident = next(id_iter, None) if id_iter is not None else None
-                yield case_fold(text), (text, ident)
-
-        for doc, (text, ident) in self.nlp.pipe(prepared(), as_tuples=True, batch_size=batch_size):
-            facts = resolve(text, list(doc._.trustline_facts))
+    def _run(self, chunk: list[tuple[str, Any]], batch_size: int) -> Iterator[ExtractionResult]:
+        docs: list[Doc] = []
+        for text, _ in chunk:
+            doc = self.nlp.make_doc(model_text(text))
+            doc.user_data[ORIGINAL_TEXT] = text
+            docs.append(doc)
+        # Empty docs skip the pipeline (the classifier cannot score a text without tokens).
+        done = iter(self.nlp.pipe([d for d in docs if len(d)], batch_size=batch_size))
+        for (text, ident), doc in zip(chunk, docs, strict=True):
+            if len(doc):
+                doc = next(done)
+            facts = resolve(text, list(doc._.trustline_facts)) if len(doc) else []
             redacted = redact(text, sensitive_spans(facts))
             yield ExtractionResult(text=text, redacted_text=redacted, facts=tuple(facts), id=ident)

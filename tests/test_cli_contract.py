@@ -171,7 +171,8 @@ def test_jsonl_masks_card_numbers(jsonl_run: Any, label: str) -> None:
 # Found while writing these tests: the trained complaint classifier
 # (trustline_textcat) raises IndexError in thinc's ngrams when one nlp.pipe batch mixes
 # an empty text with non-empty ones, so one empty note kills the whole run.
-@pytest.mark.xfail(strict=True, reason="product bug: empty text in a batch crashes textcat")
+
+
 def test_jsonl_empty_text_has_no_facts(tmp_path: Path) -> None:
     path = tmp_path / "notes.jsonl"
     path.write_text(
@@ -211,7 +212,8 @@ def test_progress_goes_to_stderr_only(notes_file: Path) -> None:
 # Found while writing these tests: output is written with ensure_ascii=False, so U+2028,
 # U+2029 and U+0085 in a note reach stdout raw, and a reader that splits with
 # str.splitlines(), as ../shared/tools/score_extraction.py does, cuts the line in two.
-@pytest.mark.xfail(strict=True, reason="product bug: raw U+2028/U+0085 in --jsonl output")
+
+
 def test_jsonl_output_survives_splitlines(jsonl_run: Any) -> None:
     proc, _ = jsonl_run
     assert proc.stdout.splitlines() == jsonl_lines(proc.stdout)
@@ -220,7 +222,8 @@ def test_jsonl_output_survives_splitlines(jsonl_run: Any) -> None:
 # Found while writing these tests: a lone surrogate escape ("\ud800") is valid JSON, but
 # spaCy cannot hash it, so the whole run dies with a traceback and loses every line of
 # the batch, instead of one error line.
-@pytest.mark.xfail(strict=True, reason="product bug: lone surrogate in 'text' crashes the run")
+
+
 def test_jsonl_lone_surrogate_is_a_line_error(tmp_path: Path) -> None:
     path = tmp_path / "notes.jsonl"
     path.write_text(
@@ -266,7 +269,8 @@ def test_plain_extract_prints_a_summary_of_every_fact(
 
 # Found while writing these tests: the summary prints the evidence of complaints and
 # preferences as written, so a card number inside a complaint clause reaches the terminal.
-@pytest.mark.xfail(strict=True, reason="product bug: summary prints secrets in other evidence")
+
+
 def test_plain_extract_summary_never_shows_a_secret(
     summary_run: subprocess.CompletedProcess[str],
 ) -> None:

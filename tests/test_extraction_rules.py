@@ -47,6 +47,11 @@ def facts_of(extractor: Extractor, text: str, kind: str) -> list[dict[str, Any]]
         ),
         ("please don't ring him, he is on nights", {("contact_channel", "phone", "negative")}),
         ("no emails pls", {("contact_channel", "email", "negative")}),
+        ("No calls pls.", {("contact_channel", "phone", "negative")}),
+        (
+            "Prefers email, no calls.",
+            {("contact_channel", "email", "positive"), ("contact_channel", "phone", "negative")},
+        ),
     ],
 )
 def test_channel_polarity_survives_contrast_and_negation(
@@ -193,6 +198,10 @@ def test_all_caps_notes_are_read_like_normal_ones(extractor: Extractor) -> None:
 )
 def test_complaint_categories(extractor: Extractor, text: str, category: str) -> None:
     assert category in {c["category"] for c in facts_of(extractor, text, "complaint")}
+
+
+def test_a_channel_preference_is_not_a_complaint(extractor: Extractor) -> None:
+    assert facts_of(extractor, "Prefers email, no calls.", "complaint") == []
 
 
 def test_several_complaints_in_one_note(extractor: Extractor) -> None:

@@ -32,7 +32,10 @@ def add_fact(doc: Doc, fact: Fact) -> None:
 
 def evidence_for(doc: Doc, start_char: int, end_char: int) -> Evidence:
     """Evidence for a character range of the doc, trimmed of spaces and edge punctuation."""
-    text = doc.text
+    # doc.text is rebuilt from the tokens on every access: read it once per doc.
+    text: str | None = doc.user_data.get("trustline.text")
+    if text is None:
+        text = doc.user_data["trustline.text"] = doc.text
     while start_char < end_char and (text[start_char].isspace() or text[start_char] in ",;:-–("):
         start_char += 1
     while end_char > start_char and (

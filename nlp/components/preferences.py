@@ -313,7 +313,7 @@ class Preferences(DataComponent):
                 pol = self.polarity(doc, keys, clause, m, prev)
                 if pol is None and self._fragment_ok(doc, keys, seg, clause, m, seg_wish):
                     pol = "positive"
-                if pol is None or not self._field_ok(doc, keys, clause, m, pol, has_time):
+                if pol is None or not self._field_ok(doc, keys, clause, m, pol, has_time, seg):
                     continue
                 prev = m
                 emitted_mentions.append(m)
@@ -335,7 +335,14 @@ class Preferences(DataComponent):
         return not has_verb and len(seg) <= 8
 
     def _field_ok(
-        self, doc: Doc, keys: list[str], clause: Span, m: Mention, pol: str, has_time: bool
+        self,
+        doc: Doc,
+        keys: list[str],
+        clause: Span,
+        m: Mention,
+        pol: str,
+        has_time: bool,
+        segment: Span | None = None,
     ) -> bool:
         ctx = set(keys[clause.start : clause.end])
         near = set(keys[max(clause.start, m.start - 4) : min(clause.end, m.end + 4)])
@@ -347,13 +354,13 @@ class Preferences(DataComponent):
             if (
                 not m.verb
                 and prv is not None
-                and (
-                    prv.pos_ == "PRON" or prv.tag_ == "PRP$" or keys[prv.i] in {"new", "old", "'s"}
-                )
+                and (prv.tag_ == "PRP$" or keys[prv.i] in {"new", "old", "'s", "my", "his", "her"})
             ):
                 return False  # "her phone", "new phone": the device, not the channel
             if keys[m.start] in self.weak_channels and not m.verb:
-                return bool(ctx & WISH_WORDS)
+                # "no calls" after "prefers email," borrows the wish of its segment
+                seg_ctx = set(keys[segment.start : segment.end]) if segment is not None else ctx
+                return bool(seg_ctx & WISH_WORDS) or (pol == "negative" and len(clause) <= 3)
             return nxt not in {"address", "verification", "code", "bot", "number", "link", "-"}
         if m.field == "contact_time":
             if ctx & self.sets["time_context_block"]:

@@ -39,7 +39,9 @@ class Sensitive(DataComponent):
     def __call__(self, doc: Doc) -> Doc:
         self._require()
         spans: list[tuple[int, int, str, float]] = []
-        for m in find_identifiers(doc.text, self.cues):
+        # Identifiers are read from the original text: case matters ("QQ 12 34 56 C").
+        original = doc.user_data.get("trustline.original_text", doc.text)
+        for m in find_identifiers(original, self.cues):
             spans.append((m.start, m.end, m.category, 0.95))
         spans.extend(self._special(doc))
         for party in self.party.finditer(doc.text):
