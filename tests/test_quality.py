@@ -1,0 +1,57 @@
+"""Quality floors on the shared data (the figures in README.md come from the same runs)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from nlp import Extractor
+
+TRUSTLINE = str(Path(sys.executable).with_name("trustline"))
+
+
+def score(shared: Path, *args: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(shared / "tools" / "score_extraction.py"),
+            *args,
+            "--cmd",
+            f"{TRUSTLINE} extract --jsonl",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report: dict[str, Any] = json.loads(out.stdout)
+    return report
+
+
+def test_dev_notes_meet_the_quality_floors(shared_data: Path) -> None:
+    report = score(shared_data.parent, str(shared_data / "notes-dev.jsonl"))
+    assert report["errors"] == 0 and report["missing"] == 0
+    assert report["all"]["f1"] >= 0.85
+    for kind in ("preference", "complaint", "consent"):
+        assert report[kind]["f1"] >= 0.85, kind
+    assert report["sensitive"]["recall"] >= 0.95
+
+
+def test_every_customer_care_message_runs_without_an_error(
+    shared_data: Path, extractor: Extractor
+) -> None:
+    texts = []
+    for name in ("dev.json", "test.json"):
+        for conv in json.loads((shared_data / "twitter-customer-care" / name).read_text()):
+            texts += [
+                t["message"] for t in conv["dialogContent"] if "client" in t or "client1" in t
+            ]
+    assert len(texts) > 1000
+    results = list(extractor.extract_many(texts))
+    assert len(results) == len(texts)
+    for text, result in zip(texts, results, strict=True):
+        for fact in result.facts:
+            assert text[fact.evidence.start : fact.evidence.end] == fact.evidence.text
