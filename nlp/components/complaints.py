@@ -8,6 +8,7 @@ and severity come from the segments up to the next complaint.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +65,7 @@ class Complaints(DataComponent):
                 "repeat",
             )
         }
+        self.own_words = re.compile(d["own_words_regex"]["pattern"])
         self.precedence: dict[str, list[str]] = d.get("segment_precedence", {})
         self.resolved = build_table(md, {p: "resolved" for p in d["resolved"]})
         self.open = build_table(md, {p: "open" for p in d["open"]})
@@ -144,7 +146,8 @@ class Complaints(DataComponent):
         p = doc.cats.get(COMPLAINT_LABEL)
         if p is None or p < self.threshold or not segs:
             return []
-        if not any(h.strength >= self.min_cue for h in hits):
+        own_words = bool(self.own_words.search(doc.text))
+        if not own_words and not any(h.strength >= self.min_cue for h in hits):
             return []
         scores = {c: doc.cats.get(c, 0.0) for c in COMPLAINT_CATEGORIES}
         weak = [h for h in hits if h.category]
