@@ -7,7 +7,7 @@ from typing import Any
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from ..text import PhraseTable, build_table, clauses, doc_keys, segments
+from ..text import PhraseTable, build_table, clauses, doc_keys, segments, singular
 from .base import DataComponent, add_fact, evidence_for, make_fact
 
 SHARING_VERBS = {"share", "sharing", "shared", "pass", "passed", "sell", "sold", "selling"}
@@ -26,6 +26,11 @@ class Consent(DataComponent):
         self.access = build_table(md, {p: True for p in d["access"]["phrases"]})
         self.channels: PhraseTable[str] = build_table(md, d["channel_words"])
         self.sharing_objects = set(d["sharing_needs_object"]["words"])
+        self.agent_actions = {singular(w) for w in d["agent_actions"]["words"]}
+        self.copy_words = {singular(w) for w in d["access_rule"]["copy_words"]}
+        self.access_objects = {singular(w) for w in d["access_rule"]["object_words"]}
+        self.erase_verbs = {singular(w) for w in d["erase_rule"]["verbs"]}
+        self.erase_objects = {singular(w) for w in d["erase_rule"]["objects"]}
 
     def __call__(self, doc: Doc) -> Doc:
         self._require()
@@ -34,11 +39,18 @@ class Consent(DataComponent):
         last_purposes: list[str] = []
         last_channel: str | None = None
         for seg in segments(doc):
-            for name, table in (("erase", self.erase), ("access", self.access)):
-                hit = table.find(keys, seg.start, seg.end)
-                if hit:
-                    self._add(doc, seen, seg, name, "all", None)
-            if any(True for _ in self.access.find(keys, seg.start, seg.end)):
+            seg_keys = set(keys[seg.start : seg.end])
+            erase = bool(self.erase.find(keys, seg.start, seg.end)) or bool(
+                seg_keys & self.erase_verbs and seg_keys & self.erase_objects
+            )
+            access = bool(self.access.find(keys, seg.start, seg.end)) or bool(
+                seg_keys & self.copy_words and seg_keys & self.access_objects
+            )
+            if erase:
+                self._add(doc, seen, seg, "erase", "all", None)
+            elif access:
+                # "wants to know who we've shared her details with" is not a sharing consent
+                self._add(doc, seen, seg, "access", "all", None)
                 continue
             seg_purposes: list[str] = []
             for clause in clauses(seg, keys):
@@ -46,8 +58,9 @@ class Consent(DataComponent):
                 seg_purposes.extend(found)
             if seg_purposes:
                 last_purposes = seg_purposes
-                chans = self.channels.find(keys, seg.start, seg.end)
-                last_channel = chans[0].value if chans else None
+            chans = self.channels.find(keys, seg.start, seg.end)
+            if chans:
+                last_channel = chans[0].value
         return doc
 
     def _purposes(self, keys: list[str], clause: Span) -> list[tuple[int, str]]:
@@ -75,6 +88,9 @@ class Consent(DataComponent):
         last_purposes: list[str],
         last_channel: str | None,
     ) -> list[str]:
+        first = next((t for t in clause if not t.is_punct and not t.like_num), None)
+        if first is not None and keys[first.i] in self.agent_actions:
+            return []
         purposes = self._purposes(keys, clause)
         if any(p == "data_sharing" for _, p in purposes):
             purposes = [(i, p) for i, p in purposes if p != "marketing"]
@@ -89,7 +105,7 @@ class Consent(DataComponent):
         if not withdraw and not grant:
             return [p for _, p in purposes]
         chans = self.channels.find(keys, clause.start, clause.end)
-        channel = chans[0].value if chans else None
+        channel = chans[0].value if chans else last_channel
         for _, purpose in purposes:
             action = "withdraw" if withdraw else "grant"
             # "happy for X ... not Y" style: a grant cue right before the purpose wins

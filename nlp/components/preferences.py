@@ -87,6 +87,11 @@ class Preferences(DataComponent):
         self.bad_heads = set(d["interest_stop"]["bad_heads"])
         self.clock = re.compile(d["clock_time_regex"])
         self.size_re = re.compile(d["size_regex"])
+        self.size_bare_re = re.compile(d["size_bare_regex"])
+        days = d["day_names_need_contact"]
+        self.day_names = {singular(w) for w in days["words"]}
+        self.contact_words = build_table(md, {w: True for w in days["contact_words"]})
+        self.speak_cues = {singular(w) for w in d["language_speak_cues"]["words"]}
 
     # -- mentions -----------------------------------------------------------------
 
@@ -127,6 +132,8 @@ class Preferences(DataComponent):
 
     def _is_channel_verb(self, doc: Doc, keys: list[str], i: int, cs: int) -> bool:
         tok = doc[i]
+        if tok.pos_ in {"VERB", "AUX"} and self.positive.find(keys, max(cs, i - 4), i):
+            return True  # "I'd much rather you emailed", "wants the info emailed"
         nxt = keys[i + 1] if i + 1 < len(doc) else ""
         prev = keys[i - 1] if i > 0 else ""
         if nxt in {"me", "him", "her", "them", "us", "back", "his"}:
@@ -183,7 +190,10 @@ class Preferences(DataComponent):
         ctx = set(keys[max(0, clause.start - 8) : min(len(doc), clause.end + 8)])
         if not ctx & self.sets["size_context"]:
             return out
-        for m in self.size_re.finditer(clause.text):
+        matches = list(self.size_re.finditer(clause.text))
+        covered = {m.start("size") for m in matches}
+        matches += [b for b in self.size_bare_re.finditer(clause.text) if b.start() not in covered]
+        for m in matches:
             raw = m.group("size")
             if raw.isdigit() and m.group(0).lower().split()[0] in {"a", "an", "in"}:
                 # "in a 12" needs a garment nearby; "in 3 days" never matches a size
@@ -191,7 +201,7 @@ class Preferences(DataComponent):
             span = doc.char_span(base + m.start("size"), base + m.end("size"), "expand")
             if span is None:
                 continue
-            out.append(Mention("size", raw.upper(), span.start, span.end))
+            out.append(Mention("size", re.sub(r"\s", "", raw.upper()), span.start, span.end))
         return out
 
     # -- polarity -----------------------------------------------------------------
@@ -248,7 +258,10 @@ class Preferences(DataComponent):
                 return "negative"
             tok = doc[m.start]
             prev_key = keys[m.start - 1] if m.start > cs else ""
-            imperative = tok.tag_ == "VB" and (m.start == cs or prev_key in {"please", "pls"})
+            nxt_key = keys[m.end] if m.end < len(doc) else ""
+            imperative = (tok.tag_ == "VB" or nxt_key in {"me", "us"}) and (
+                m.start == cs or prev_key in {"please", "pls", "just"}
+            )
             return "positive" if imperative or prev_key in {"please", "pls"} else None
         if m.field == "size":
             return "positive"
@@ -294,12 +307,14 @@ class Preferences(DataComponent):
         clause_list = clauses(seg, keys)
         seg_wish = any(True for _ in self.positive.find(keys, seg.start, seg.end))
         prev_interest: str | None = None
+        wish_before = False  # an earlier clause of this segment states a wish
         for clause in clause_list:
             if self._is_agent_clause(doc, keys, clause):
                 prev_interest = None
                 continue
             ms = self.mentions(doc, keys, clause)
             prev: Mention | None = None
+            prev_pol: str | None = None
             has_time = any(m.field == "contact_time" for m in ms)
             has_lang = any(m.field == "language" for m in ms)
             done: set[tuple[str, str]] = set()
@@ -313,14 +328,50 @@ class Preferences(DataComponent):
                 pol = self.polarity(doc, keys, clause, m, prev)
                 if pol is None and self._fragment_ok(doc, keys, seg, clause, m, seg_wish):
                     pol = "positive"
+                if pol is None and m.field == "contact_time" and wish_before:
+                    pol = "positive"  # "Prefers contact early, before 9"
+                if pol is None and m.field == "language" and self._spoken(keys, clause, m):
+                    pol = "positive"  # "speaks mainly Portuguese"
+                if (
+                    m.field == "contact_time"
+                    and prev is not None
+                    and prev.field == "contact_channel"
+                    and emitted_mentions
+                    and emitted_mentions[-1] is prev
+                    and prev_pol == "negative"
+                ):
+                    # "No calls in the mornings": the refusal is about the time.
+                    pol = "negative"
+                    self._drop_last(doc, prev)
                 if pol is None or not self._field_ok(doc, keys, clause, m, pol, has_time, seg):
                     continue
+                prev_pol = pol
                 prev = m
                 emitted_mentions.append(m)
                 self._emit(doc, clause, m, pol)
+            if self.positive.find(keys, clause.start, clause.end):
+                wish_before = True
             if any(m.field == "size" for m in emitted_mentions):
                 continue  # the garment of a size is not a separate interest
             prev_interest = self._interests(doc, keys, clause, emitted_mentions, prev_interest)
+
+    def _spoken(self, keys: list[str], clause: Span, m: Mention) -> bool:
+        return bool(set(keys[max(clause.start, m.start - 3) : m.start]) & self.speak_cues) or (
+            m.end < clause.end and keys[m.end] in self.speak_cues
+        )
+
+    def _drop_last(self, doc: Doc, mention: Mention) -> None:
+        """Withdraw the last emitted fact for `mention` (a later cue reinterpreted it)."""
+        facts = doc._.trustline_facts
+        for i in range(len(facts) - 1, -1, -1):
+            f = facts[i]
+            if (
+                f.kind == "preference"
+                and f.attrs.get("field") == mention.field
+                and (f.attrs.get("value") == mention.value)
+            ):
+                del facts[i]
+                return
 
     def _fragment_ok(
         self, doc: Doc, keys: list[str], seg: Span, clause: Span, m: Mention, seg_wish: bool
@@ -364,6 +415,10 @@ class Preferences(DataComponent):
             return nxt not in {"address", "verification", "code", "bot", "number", "link", "-"}
         if m.field == "contact_time":
             if ctx & self.sets["time_context_block"]:
+                return False
+            if keys[m.start] in self.day_names and not self.contact_words.find(
+                keys, clause.start, clause.end
+            ):
                 return False
             return not (m.end < len(doc) and doc[m.end].text in {"-", "–"})
         if m.field == "language":

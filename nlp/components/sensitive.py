@@ -32,6 +32,7 @@ class Sensitive(DataComponent):
         self.animals = {singular(a) for a in d["animal_subjects"]}
         self.people = {singular(w) for w in d["person_words"]["words"]}
         self.roles = {singular(w) for w in d["role_words"]["words"]}
+        self.continuations = {singular(w) for w in d["continuation_words"]["words"]}
         self.not_personal = build_table(md, {c: True for c in d["not_personal"]})
         self.party = re.compile(d["political_party_regex"])
         self.cues: IdentifierCues = load_cues(lang_dir(str(self.nlp.lang)) / "identifiers.json")
@@ -69,9 +70,11 @@ class Sensitive(DataComponent):
                 if m.end < len(doc) and doc[m.end].text.lower() in {"film", "films", "content"}:
                     continue
                 end = m.end
-                if category in {"union", "political"}:
-                    while end < min(seg.end, m.end + 3) and keys[end] in self.roles:
-                        end += 1
+                extend = {"union": self.roles, "political": self.roles}.get(
+                    category, self.continuations
+                )
+                while end < min(seg.end, m.end + 3) and keys[end] in extend:
+                    end += 1
                 span = doc[m.start : end]
                 out.append((span.start_char, span.end_char, category, 0.8))
         return out
