@@ -57,14 +57,11 @@ def test_every_customer_care_message_runs_without_an_error(
             assert text[fact.evidence.start : fact.evidence.end] == fact.evidence.text
 
 
-def test_independent_holdout_notes_stay_above_their_floor() -> None:
+def test_independent_holdout_notes_stay_above_their_floor(shared_data: Path) -> None:
     # tests/data/notes-holdout.jsonl: 100 notes written by an annotator who never saw the
     # dev set or the code. Floors sit below the measured figures (README) to catch drift.
-    shared = Path(__file__).parents[1].parent / "shared"
-    scorer_root = shared if (shared / "tools" / "score_extraction.py").is_file() else None
-    if scorer_root is None:
-        return
-    report = score(scorer_root, str(Path(__file__).parent / "data" / "notes-holdout.jsonl"))
+    holdout = Path(__file__).parent / "data" / "notes-holdout.jsonl"
+    report = score(shared_data.parent, str(holdout))
     assert report["errors"] == 0
     assert report["all"]["f1"] >= 0.8
     assert report["sensitive"]["recall"] >= 0.95
