@@ -20,16 +20,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = app.config["TRUSTLINE_MAX_REQUEST_BYTES"]
 
     from . import api, auth, engine
+    from .api.errors import http_error as api_http_error
+    from .store import db
 
     engine.init_app(app)
     auth.init_app(app)
+    db.init_app(app)
     app.register_blueprint(api.bp)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         # Routing errors never reach a blueprint's handlers: answer JSON under /api/.
         if request.path.startswith("/api/"):
-            return api.http_error(exc)
+            return api_http_error(exc)
         return exc
 
     @app.get("/healthz")

@@ -1,17 +1,42 @@
-"""API keys: callers send `Authorization: Bearer <key>`; only sha256 digests are kept."""
+"""API keys: `Authorization: Bearer <key>`, scoped, stored only as sha256 digests.
+
+Keys live in the `api_keys` table (`trustline keys create`). Digests listed in
+TRUSTLINE_API_KEY_HASHES are accepted too, with every scope (bootstrap / dev keys).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, jsonify, request
+import sqlite_utils
+from flask import Flask, current_app, g, request
+
+from .store.db import get_db, row
 
 F = TypeVar("F", bound=Callable[..., Any])
+SCOPES = ("read", "write", "consent", "admin")
+
+
+class AuthError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    name: str
+    scopes: frozenset[str]
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes or "admin" in self.scopes
 
 
 def hash_key(key: str) -> str:
@@ -23,31 +48,70 @@ def new_key() -> str:
     return "tl_" + secrets.token_urlsafe(32)
 
 
+def create_key(db: sqlite_utils.Database, name: str, scopes: Iterable[str]) -> str:
+    """Store a new key's digest with its scopes and return the key (shown once)."""
+    wanted = sorted(set(scopes))
+    unknown = [s for s in wanted if s not in SCOPES]
+    if not wanted or unknown:
+        raise ValueError(f"scopes must be among {', '.join(SCOPES)} (got {', '.join(unknown)})")
+    key = new_key()
+    with db.atomic():
+        db.execute(
+            "INSERT INTO api_keys (name, key_hash, scopes, created_at) VALUES (?, ?, ?, ?)",
+            [name, hash_key(key), " ".join(wanted), datetime.now(UTC).isoformat()],
+        )
+    return key
+
+
 def init_app(app: Flask) -> None:
     raw = app.config.get("TRUSTLINE_API_KEY_HASHES") or ""
-    hashes = raw if isinstance(raw, list | tuple | set) else raw.split(",")
-    app.config["TRUSTLINE_API_KEY_HASHES"] = {h.strip().lower() for h in hashes if h.strip()}
+    hashes = raw if isinstance(raw, list | tuple | set | frozenset) else str(raw).split(",")
+    app.config["TRUSTLINE_API_KEY_HASHES"] = frozenset(
+        h.strip().lower() for h in hashes if h.strip()
+    )
 
 
-def key_allowed(key: str) -> bool:
+def principal_for(key: str) -> Principal | None:
     digest = hash_key(key)
-    allowed: set[str] = current_app.config["TRUSTLINE_API_KEY_HASHES"]
-    # compare against every digest in constant time per comparison
-    return any(hmac.compare_digest(digest, h) for h in allowed)
+    allowed: frozenset[str] = current_app.config["TRUSTLINE_API_KEY_HASHES"]
+    if any(hmac.compare_digest(digest, h) for h in allowed):
+        return Principal("config-key", frozenset(SCOPES))
+    found = row(
+        get_db(),
+        "SELECT name, scopes FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
+        [digest],
+    )
+    if found is None:
+        return None
+    return Principal(found["name"], frozenset(found["scopes"].split()))
 
 
-def api_key_required(view: F) -> F:
-    """Reject requests without a valid bearer API key (401, JSON error)."""
+def current_principal() -> Principal:
+    """The authenticated caller of this request (raises AuthError 401)."""
+    cached: Principal | None = g.get("principal")
+    if cached is not None:
+        return cached
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    principal = principal_for(key.strip()) if scheme.lower() == "bearer" and key else None
+    if principal is None:
+        raise AuthError(401, "unauthorized", "send Authorization: Bearer <api key>")
+    g.principal = principal
+    return principal
 
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        header = request.headers.get("Authorization", "")
-        scheme, _, key = header.partition(" ")
-        if scheme.lower() != "bearer" or not key or not key_allowed(key.strip()):
-            resp = jsonify(error="unauthorized", message="send Authorization: Bearer <api key>")
-            resp.status_code = 401
-            resp.headers["WWW-Authenticate"] = 'Bearer realm="trustline"'
-            return resp
-        return view(*args, **kwargs)
 
-    return wrapped  # type: ignore[return-value]
+def require(scope: str) -> Callable[[F], F]:
+    """Reject requests whose key lacks `scope` (401 without a key, 403 without the scope)."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_principal().allows(scope):
+                raise AuthError(403, "forbidden", f"this API key lacks the '{scope}' scope")
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+api_key_required = require("read")

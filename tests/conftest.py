@@ -154,12 +154,18 @@ def contract() -> Callable[[str, dict[str, Any]], None]:
 
 
 @pytest.fixture
-def make_app(extractor: Extractor) -> Callable[..., Flask]:
-    """Build a test app with extra config, sharing the session's extractor."""
+def make_app(extractor: Extractor, tmp_path: Path) -> Callable[..., Flask]:
+    """Build a test app with extra config, sharing the session's extractor; each test
+    gets its own database file."""
 
     def make(**config: Any) -> Flask:
         app = create_app(
-            test_config={"TESTING": True, "TRUSTLINE_API_KEY_HASHES": api_key_hash(), **config}
+            test_config={
+                "TESTING": True,
+                "TRUSTLINE_API_KEY_HASHES": api_key_hash(),
+                "TRUSTLINE_DATABASE": str(tmp_path / "trustline.db"),
+                **config,
+            }
         )
         app.extensions["trustline.extractor"] = extractor
         return app

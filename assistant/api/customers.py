@@ -1,0 +1,264 @@
+"""Customer profile endpoints: identities, notes, profile, consents, rights, events."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from flask import Response, jsonify, request
+
+from .. import profile as domain
+from ..auth import current_principal, require
+from ..engine import get_extractor, get_policy
+from ..store.db import get_db, row, writing
+from ..store.events import after as events_after
+from . import bp
+from .errors import ApiError, json_object
+from .extract import check_text
+
+MAX_NOTE_AGENT = 200
+
+
+def _str(body: dict[str, Any], key: str, *, required: bool = False, limit: int = 1000) -> Any:
+    value = body.get(key)
+    if value is None:
+        if required:
+            raise ApiError(400, "invalid_request", f"'{key}' is required")
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise ApiError(400, "invalid_request", f"'{key}' must be a string of at most {limit}")
+    return value
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    resp = jsonify(payload)
+    resp.status_code = status
+    return resp
+
+
+@bp.put("/customers/<customer_id>")
+@require("write")
+def put_customer(customer_id: str) -> Response:
+    body = json_object()
+    idents = body.get("identities") or []
+    if not isinstance(idents, list):
+        raise ApiError(400, "invalid_request", "'identities' must be a list")
+    parsed = []
+    for i, ident in enumerate(idents):
+        if not isinstance(ident, dict) or not all(
+            isinstance(ident.get(k), str) and ident.get(k) for k in ("source", "external_id")
+        ):
+            raise ApiError(400, "invalid_request", f"identities[{i}] needs source and external_id")
+        parsed.append(domain.Identity(ident["source"], ident["external_id"]))
+    customer, created = domain.upsert_customer(
+        get_db(),
+        customer_id,
+        actor=current_principal().name,
+        name=_str(body, "name"),
+        email=_str(body, "email"),
+        phone=_str(body, "phone"),
+        identities=parsed,
+    )
+    payload = {**customer, "identities": domain.identities_of(get_db(), customer_id)}
+    return _json(payload, 201 if created else 200)
+
+
+@bp.get("/customers/lookup")
+@require("read")
+def lookup_customer() -> Response:
+    source, external_id = request.args.get("source"), request.args.get("external_id")
+    if not source or not external_id:
+        raise ApiError(400, "invalid_request", "give source and external_id")
+    customer_id = domain.resolve_identity(get_db(), source, external_id)
+    if customer_id is None:
+        raise ApiError(404, "not_found", f"no customer known as {source}:{external_id}")
+    return _json({"customer_id": customer_id})
+
+
+def _request_hash(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+@bp.post("/customers/<customer_id>/notes")
+@require("write")
+def post_note(customer_id: str) -> Response:
+    """Ingest a note; an Idempotency-Key makes retries safe (same key, same answer)."""
+    body = json_object()
+    text = _str(body, "text", required=True, limit=10_000_000)
+    agent = _str(body, "agent", limit=MAX_NOTE_AGENT) or current_principal().name
+    source = _str(body, "source", limit=100) or "api"
+    check_text(text, "text")
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (0 < len(key) <= 255):
+        raise ApiError(400, "invalid_request", "Idempotency-Key must be 1-255 characters")
+    db = get_db()
+    domain.get_customer(db, customer_id)
+    digest = _request_hash(body)
+    if key is not None:
+        replay = _replay(customer_id, key, digest)
+        if replay is not None:
+            return replay
+    result = get_extractor().extract(text)  # slow part, outside the write transaction
+    with writing(db):
+        if key is not None:
+            replay = _replay(customer_id, key, digest)
+            if replay is not None:
+                return replay
+        stored = domain.ingest_note(
+            db,
+            get_extractor(),
+            get_policy(),
+            customer_id,
+            text,
+            agent=agent,
+            source=source,
+            result=result,
+        )
+        if key is not None:
+            db.execute(
+                "INSERT INTO idempotency (customer_id, key, request_hash, status, response, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [customer_id, key, digest, 201, json.dumps(stored), stored["note"]["created_at"]],
+            )
+    return _json(stored, 201)
+
+
+def _replay(customer_id: str, key: str, digest: str) -> Response | None:
+    found = row(
+        get_db(),
+        "SELECT * FROM idempotency WHERE customer_id = ? AND key = ?",
+        [customer_id, key],
+    )
+    if found is None:
+        return None
+    if found["request_hash"] != digest:
+        raise ApiError(
+            422,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with a different request body",
+        )
+    resp = _json(json.loads(found["response"]), found["status"])
+    resp.headers["Idempotent-Replayed"] = "true"
+    return resp
+
+
+@bp.get("/customers/<customer_id>/profile")
+@require("read")
+def get_profile(customer_id: str) -> Response:
+    view = domain.profile(get_db(), get_policy(), customer_id)
+    body = json.dumps(view, sort_keys=True)
+    etag = '"' + hashlib.sha256(body.encode("utf-8")).hexdigest()[:32] + '"'
+    if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+        resp = Response(status=304)
+    else:
+        resp = Response(body, mimetype="application/json")
+    resp.headers["ETag"] = etag
+    resp.headers["Cache-Control"] = "private, no-cache"
+    return resp
+
+
+@bp.get("/customers/<customer_id>/consents")
+@require("read")
+def get_consents(customer_id: str) -> Response:
+    db = get_db()
+    domain.get_customer(db, customer_id)
+    view = domain.profile(db, get_policy(), customer_id)
+    return _json(
+        {
+            "current": view["consents"],
+            "ledger": domain.consent_ledger(db, customer_id),
+            "proposals": view["consent_proposals"],
+        }
+    )
+
+
+@bp.post("/customers/<customer_id>/consents")
+@require("consent")
+def post_consent(customer_id: str) -> Response:
+    """Record a consent decision, or confirm a proposal found in a note."""
+    body = json_object()
+    db, policy = get_db(), get_policy()
+    agent = _str(body, "agent", limit=MAX_NOTE_AGENT) or current_principal().name
+    if body.get("proposal_id") is not None:
+        if not isinstance(body["proposal_id"], int):
+            raise ApiError(400, "invalid_request", "'proposal_id' must be an integer")
+        record = domain.confirm_proposal(
+            db,
+            policy,
+            customer_id,
+            body["proposal_id"],
+            actor=agent,
+            wording=_str(body, "wording", required=True, limit=5000),
+            wording_version=_str(body, "wording_version", required=True, limit=100),
+        )
+        return _json(record, 201)
+    evidence = body.get("evidence")
+    if isinstance(evidence, str):
+        evidence = {"text": evidence}
+    if not isinstance(evidence, dict) or not evidence:
+        raise ApiError(400, "invalid_request", "'evidence' (text or object) is required")
+    record = domain.record_consent(
+        db,
+        policy,
+        customer_id,
+        purpose=_str(body, "purpose", required=True, limit=100),
+        status=_str(body, "status", required=True, limit=20),
+        channel=_str(body, "channel", limit=40),
+        actor=agent,
+        source=_str(body, "source", limit=40) or "crm",
+        method=_str(body, "method", limit=40) or "api",
+        evidence={"agent": agent, **evidence},
+    )
+    return _json(record, 201)
+
+
+@bp.delete("/customers/<customer_id>/facts/<int:fact_id>")
+@require("write")
+def delete_fact(customer_id: str, fact_id: int) -> Response:
+    body = json_object() if request.data else {}
+    reason = _str(body, "reason", limit=1000) or request.args.get("reason") or ""
+    fact = domain.remove_fact(
+        get_db(), customer_id, fact_id, actor=current_principal().name, reason=reason
+    )
+    return _json(fact)
+
+
+@bp.patch("/customers/<customer_id>/facts/<int:fact_id>")
+@require("write")
+def patch_fact(customer_id: str, fact_id: int) -> Response:
+    body = json_object()
+    status = _str(body, "status", required=True, limit=20)
+    fact = domain.set_complaint_status(
+        get_db(), customer_id, fact_id, status, actor=current_principal().name
+    )
+    return _json(fact)
+
+
+@bp.get("/customers/<customer_id>/export")
+@require("admin")
+def export_customer(customer_id: str) -> Response:
+    doc = domain.export(get_db(), get_policy(), customer_id)
+    resp = _json(doc)
+    resp.headers["Content-Disposition"] = 'attachment; filename="trustline-export.json"'
+    return resp
+
+
+@bp.delete("/customers/<customer_id>")
+@require("admin")
+def erase_customer(customer_id: str) -> Response:
+    return _json(domain.erase(get_db(), customer_id, actor=current_principal().name))
+
+
+@bp.get("/customers/<customer_id>/events")
+@require("read")
+def get_events(customer_id: str) -> Response:
+    try:
+        after_id = int(request.args.get("after", "0"))
+        limit = min(int(request.args.get("limit", "500")), 1000)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_request", "'after' and 'limit' must be integers") from exc
+    events = events_after(get_db(), after_id, customer_id, limit)
+    if not events:
+        domain.get_customer(get_db(), customer_id)  # 404 for an unknown customer
+    return _json({"events": events, "last_id": events[-1]["id"] if events else after_id})

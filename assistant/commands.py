@@ -1,0 +1,312 @@
+"""`trustline` commands on the customer profile: customers, notes, consent, rights, keys."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+import sqlite_utils
+from flask import Flask
+
+from nlp import TrustlineNLPError
+
+from . import profile as domain
+from .auth import SCOPES, create_key
+from .cli import main
+from .profile import ProfileError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@contextmanager
+def app_db() -> Iterator[tuple[Flask, sqlite_utils.Database]]:
+    """The app (settings, migrated database) and a database handle, inside its context."""
+    from . import create_app
+    from .store.db import get_db
+
+    app = create_app()
+    with app.app_context():
+        yield app, get_db()
+
+
+def _echo_json(payload: Any) -> None:
+    click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+
+
+def _fail(exc: ProfileError) -> click.ClickException:
+    return click.ClickException(f"{exc.message} ({exc.code})")
+
+
+# -- database --------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """The database: migrations."""
+
+
+@db.command("migrate")
+def db_migrate() -> None:
+    """Apply pending schema migrations (also done at every start-up)."""
+    from .store.db import migrate
+
+    with app_db() as (app, handle):
+        applied = migrate(handle)
+        click.echo(f"database: {app.config.get('TRUSTLINE_DATABASE') or 'instance/trustline.db'}")
+        click.echo("schema is up to date" if not applied else "applied: " + ", ".join(applied))
+
+
+# -- customers and notes ---------------------------------------------------------------
+
+
+@main.group()
+def customer() -> None:
+    """Customers and their identities in other systems."""
+
+
+def _identity(value: str) -> domain.Identity:
+    source, sep, external_id = value.partition(":")
+    if not sep or not source or not external_id:
+        raise click.BadParameter(f"{value!r}: use SOURCE:EXTERNAL_ID, e.g. crm:4711")
+    return domain.Identity(source, external_id)
+
+
+@customer.command("add")
+@click.argument("customer_id")
+@click.option("--name", required=True)
+@click.option("--email")
+@click.option("--phone")
+@click.option("--identity", "identities", multiple=True, help="SOURCE:EXTERNAL_ID (repeatable)")
+def customer_add(
+    customer_id: str, name: str, email: str | None, phone: str | None, identities: tuple[str, ...]
+) -> None:
+    """Create or update CUSTOMER (the id your CRM uses)."""
+    parsed = [_identity(i) for i in identities]
+    with app_db() as (_, handle):
+        try:
+            found, created = domain.upsert_customer(
+                handle,
+                customer_id,
+                actor="cli",
+                name=name,
+                email=email,
+                phone=phone,
+                identities=parsed,
+            )
+        except ProfileError as exc:
+            raise _fail(exc) from exc
+        _echo_json(
+            {**found, "identities": domain.identities_of(handle, customer_id), "created": created}
+        )
+
+
+@main.command()
+@click.argument("customer_id")
+@click.option("--agent", required=True, help="Who wrote the note.")
+@click.option("--source", default="agent", show_default=True, help="Where the note came from.")
+def ingest(customer_id: str, agent: str, source: str) -> None:
+    """Read a note on stdin, store what the policy allows, print it as JSON."""
+    from .engine import get_extractor, get_policy
+
+    text = sys.stdin.read()
+    with app_db() as (_, handle):
+        try:
+            stored = domain.ingest_note(
+                handle, get_extractor(), get_policy(), customer_id, text, agent=agent, source=source
+            )
+        except ProfileError as exc:
+            raise _fail(exc) from exc
+        except TrustlineNLPError as exc:
+            raise click.ClickException(str(exc)) from exc
+        _echo_json(stored)
+
+
+@main.command("profile")
+@click.argument("customer_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the profile as JSON.")
+def show_profile(customer_id: str, as_json: bool) -> None:
+    """Show a customer's profile: consents, open complaints, preferences."""
+    from .engine import get_policy
+
+    with app_db() as (_, handle):
+        try:
+            view = domain.profile(handle, get_policy(), customer_id)
+        except ProfileError as exc:
+            raise _fail(exc) from exc
+    if as_json:
+        _echo_json(view)
+        return
+    c = view["customer"]
+    click.echo(f"{c['name'] or c['id']} ({c['id']})")
+    for ident in view["identities"]:
+        click.echo(f"  known as {ident['source']}:{ident['external_id']}")
+    click.echo("Consent:")
+    for purpose, state in view["consents"].items():
+        chans = ", ".join(f"{k} {v}" for k, v in state["channels"].items())
+        click.echo(f"  {purpose:<24} {state['status']}" + (f" ({chans})" if chans else ""))
+    click.echo("Complaints:" if view["complaints"] else "Complaints: none")
+    for f in view["complaints"]:
+        click.echo(
+            f"  #{f['id']} {f['category']} {f['severity']} {f['status']}"
+            f"  <- {f['provenance']['evidence']['text']!r}"
+        )
+    click.echo("Preferences:" if view["preferences"] else "Preferences: none")
+    for f in view["preferences"]:
+        click.echo(
+            f"  #{f['id']} {f['field']} = {f['value']} ({f['polarity']})"
+            f"  <- {f['provenance']['evidence']['text']!r}"
+        )
+
+
+# -- consent ---------------------------------------------------------------------------
+
+
+@main.group()
+def consent() -> None:
+    """Record a customer's consent decision (the ledger is append-only)."""
+
+
+def _consent_command(status: str) -> Callable[..., None]:
+    @click.argument("customer_id")
+    @click.option("--purpose", required=True)
+    @click.option("--channel", default=None)
+    @click.option("--agent", required=True)
+    @click.option("--evidence", required=True, help="What the customer said or was shown.")
+    def command(
+        customer_id: str, purpose: str, channel: str | None, agent: str, evidence: str
+    ) -> None:
+        from .engine import get_policy
+
+        with app_db() as (_, handle):
+            try:
+                record = domain.record_consent(
+                    handle,
+                    get_policy(),
+                    customer_id,
+                    purpose=purpose,
+                    status=status,
+                    channel=channel,
+                    actor=agent,
+                    source="agent",
+                    method="cli",
+                    evidence={"agent": agent, "text": evidence},
+                )
+            except ProfileError as exc:
+                raise _fail(exc) from exc
+            _echo_json(record)
+
+    return command
+
+
+consent.command("grant", help="Record a granted consent.")(_consent_command("granted"))
+consent.command("withdraw", help="Record a withdrawal (applies at once).")(
+    _consent_command("withdrawn")
+)
+
+
+# -- rights and retention --------------------------------------------------------------
+
+
+@main.command("export")
+@click.argument("customer_id")
+def export_command(customer_id: str) -> None:
+    """Print everything held on CUSTOMER as one JSON document (Art. 15 / 20)."""
+    from .engine import get_policy
+
+    with app_db() as (_, handle):
+        try:
+            _echo_json(domain.export(handle, get_policy(), customer_id))
+        except ProfileError as exc:
+            raise _fail(exc) from exc
+
+
+@main.command("erase")
+@click.argument("customer_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def erase_command(customer_id: str, yes: bool) -> None:
+    """Erase CUSTOMER's personal data everywhere (Art. 17), keeping a tombstone."""
+    from .store.db import checkpoint
+
+    if not yes:
+        click.confirm(f"Erase all personal data of {customer_id}?", abort=True)
+    with app_db() as (_, handle):
+        try:
+            _echo_json(domain.erase(handle, customer_id, actor="cli"))
+        except ProfileError as exc:
+            raise _fail(exc) from exc
+        checkpoint(handle)
+
+
+@main.command()
+def purge() -> None:
+    """Delete facts and notes older than their purpose's retention period."""
+    from .engine import get_policy
+
+    with app_db() as (_, handle):
+        _echo_json(domain.purge(handle, get_policy(), actor="cli"))
+
+
+# -- keys, audit, policy ---------------------------------------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """API keys (only their sha256 is stored)."""
+
+
+@keys.command("create")
+@click.argument("name")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    required=True,
+    type=click.Choice(SCOPES),
+    help="read, write, consent or admin (repeatable).",
+)
+def keys_create(name: str, scopes: tuple[str, ...]) -> None:
+    """Create an API key; the key is printed once, as the last word of the output."""
+    with app_db() as (_, handle):
+        key = create_key(handle, name, scopes)
+    click.echo(f"API key for {name} (scopes: {' '.join(sorted(set(scopes)))}): {key}")
+
+
+@main.group()
+def audit() -> None:
+    """The hash-chained audit log."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Check that no audit entry was edited, deleted or inserted; exit 1 if one was."""
+    from .store import audit as audit_log
+
+    with app_db() as (_, handle):
+        result = audit_log.verify(handle)
+    if result.ok:
+        click.echo(f"audit log intact: {result.entries} entries")
+        return
+    click.echo(
+        f"audit log BROKEN at entry {result.first_bad_id}: {result.problem} "
+        f"({result.entries} entries checked)",
+        err=True,
+    )
+    sys.exit(1)
+
+
+@main.group()
+def policy() -> None:
+    """The consent policy (TRUSTLINE_POLICY or the shipped default)."""
+
+
+@policy.command("report")
+def policy_report() -> None:
+    """Print the record of processing activities (GDPR Art. 30) generated from the policy."""
+    from .policy import load_policy, processing_report
+    from .settings import BY_NAME
+
+    click.echo(processing_report(load_policy(BY_NAME["TRUSTLINE_POLICY"].read() or None)))

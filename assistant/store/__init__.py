@@ -1,0 +1,1 @@
+"""The embedded store: SQLite through sqlite-utils, schema by named migrations."""
