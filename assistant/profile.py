@@ -202,6 +202,10 @@ def record_consent(
         raise ProfileError(400, "unknown_purpose", f"unknown purpose {purpose!r}")
     if status not in ("granted", "withdrawn", "denied"):
         raise ProfileError(400, "invalid_status", "status must be granted, withdrawn or denied")
+    if purpose == "all" and status == "granted":
+        raise ProfileError(
+            400, "unspecific_consent", "consent must name a purpose; 'all' can only be withdrawn"
+        )
     at = now or utcnow()
     lawful_basis = (
         policy.purposes[purpose].lawful_basis if purpose in policy.purposes else "consent"
