@@ -8,7 +8,9 @@ PORT ?= 5000
 # The English pipeline is pinned by the sha256 of its wheel (see README).
 EN_MODEL_SHA256 := e94cbf6c242453a89af524aaea8e08917b420c11792d6ac662d166b591059779
 
-.PHONY: run test lint typecheck check lock bench train clean
+VENDOR := static/vendor
+
+.PHONY: run test lint typecheck check lock bench train clean browsers
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,10 +19,27 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt setup.cfg pyproject.tom
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-run: $(BIN)/.installed
+# htmx and its SSE extension come from npm (pinned in package-lock.json), never committed.
+$(VENDOR)/.installed: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --silent
+	mkdir -p $(VENDOR)
+	cp node_modules/htmx.org/dist/htmx.min.js node_modules/htmx-ext-sse/dist/sse.js $(VENDOR)/
+	touch $@
+
+# Debian's Chromium and ChromeDriver drive the browser tests.
+browsers:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	  else \
+	    echo "Browser tests need Debian's chromium and chromium-driver: sudo apt-get install chromium chromium-driver" >&2; exit 1; \
+	  fi; \
+	fi
+
+run: $(BIN)/.installed $(VENDOR)/.installed
 	$(BIN)/trustline serve --host $(HOST) --port $(PORT)
 
-test: $(BIN)/.installed
+test: $(BIN)/.installed $(VENDOR)/.installed browsers
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

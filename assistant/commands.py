@@ -310,3 +310,8 @@ def policy_report() -> None:
     from .settings import BY_NAME
 
     click.echo(processing_report(load_policy(BY_NAME["TRUSTLINE_POLICY"].read() or None)))
+
+
+from .webhooks.cli import webhooks  # noqa: E402
+
+main.add_command(webhooks)

@@ -5,29 +5,11 @@ Every setting is documented in README.md (a test checks it).
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from typing import Any
 
+from .settings_table import Setting
 
-@dataclass(frozen=True, slots=True)
-class Setting:
-    name: str
-    default: Any
-    help: str
-
-    def read(self) -> Any:
-        raw = os.environ.get(self.name)
-        if raw is None or raw == "":
-            return self.default
-        if isinstance(self.default, bool):
-            return raw.strip().lower() in {"1", "true", "yes", "on"}
-        if isinstance(self.default, int):
-            return int(raw)
-        return raw
-
-
-SETTINGS: tuple[Setting, ...] = (
+CORE: tuple[Setting, ...] = (
     Setting(
         "TRUSTLINE_DATABASE",
         "",
@@ -69,6 +51,15 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 
+
+def _all() -> tuple[Setting, ...]:
+    from .sidebar.settings import SETTINGS as SIDEBAR
+    from .webhooks.settings import SETTINGS as WEBHOOKS
+
+    return (*CORE, *SIDEBAR, *WEBHOOKS)
+
+
+SETTINGS = _all()
 BY_NAME = {s.name: s for s in SETTINGS}
 
 
