@@ -341,3 +341,30 @@ def test_malformed_json_is_a_problem(
     )
     assert resp.status_code == 400
     assert resp.json["type"].endswith("/invalid_json")
+
+
+def test_oversize_note_body_is_refused_before_anything_is_written(
+    make_app: Any, api_headers: dict[str, str]
+) -> None:
+    app = make_app(TRUSTLINE_MAX_REQUEST_BYTES=2_000)
+    client = app.test_client()
+    client.put("/api/v1/customers/c-1", json={"name": "A"}, headers=api_headers)
+    resp = client.post(
+        "/api/v1/customers/c-1/notes", json={"text": "x" * 5_000}, headers=api_headers
+    )
+    assert resp.status_code == 413
+    assert resp.content_type == "application/problem+json"
+    export = client.get("/api/v1/customers/c-1/export", headers=api_headers).json
+    assert export["notes"] == []
+
+
+def test_consent_cannot_be_granted_for_all_purposes_at_once(
+    client: FlaskClient, api_headers: dict[str, str], customer: str
+) -> None:
+    resp = client.post(
+        "/api/v1/customers/c-1/consents",
+        json={"purpose": "all", "status": "granted", "evidence": "yes to everything"},
+        headers=api_headers,
+    )
+    assert resp.status_code == 400
+    assert resp.json["error"] == "unspecific_consent"
