@@ -24,13 +24,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from .policy import (
-    LAWFUL_BASES,
-    SECRET_CATEGORIES,
-    SPECIAL_CATEGORIES,
-    Policy,
-    Purpose,
-)
+from nlp.facts import SECRET_CATEGORIES, SPECIAL_CATEGORIES
+
+from .policy import LAWFUL_BASES, Policy, Purpose
 
 STATUSES = ("granted", "withdrawn", "denied")
 OUTCOMES: Final = ("stored", "blocked")

@@ -66,40 +66,13 @@ ENFORCEMENT = ("objectable", "consent_required", "consent_required_per_channel",
 CONSENT_BASES: Final = ("consent", "explicit_consent")
 CONSENT_ENFORCEMENT: Final = ("consent_required", "consent_required_per_channel")
 
-# The extraction contract (v1), written out here so that this module stays importable
-# without the NLP package; tests/test_policy.py checks it against nlp.facts.
-PREFERENCE_FIELDS: Final = (
-    "contact_channel",
-    "contact_time",
-    "language",
-    "interest",
-    "delivery",
-    "payment",
-    "size",
+# The extraction contract (v1); nlp.facts imports no spaCy, so this module stays light.
+from nlp.facts import (  # noqa: E402
+    COMPLAINT_CATEGORIES,
+    PREFERENCE_FIELDS,
+    SECRET_CATEGORIES,
+    SENSITIVE_CATEGORIES,
 )
-COMPLAINT_CATEGORIES: Final = (
-    "billing",
-    "delivery",
-    "product_quality",
-    "service",
-    "returns_refunds",
-    "website_app",
-    "privacy",
-    "pricing",
-    "other",
-)
-SPECIAL_CATEGORIES: Final = (
-    "health",
-    "religion",
-    "ethnicity",
-    "political",
-    "sexual_orientation",
-    "union",
-    "biometric",
-    "genetic",
-)
-SECRET_CATEGORIES: Final = ("payment_card", "bank_account", "national_id", "credential")
-SENSITIVE_CATEGORIES: Final = SPECIAL_CATEGORIES + SECRET_CATEGORIES
 
 # The key that tells facts of one kind apart, and the values the contract allows for it.
 # Consent statements are not profile facts: they go to the ledger, so they cannot be mapped.

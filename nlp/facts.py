@@ -29,7 +29,7 @@ COMPLAINT_CATEGORIES = (
 )
 CONSENT_ACTIONS = ("grant", "withdraw", "erase", "access")
 CONSENT_PURPOSES = ("marketing", "personalization", "analytics", "data_sharing", "all")
-SENSITIVE_CATEGORIES = (
+SPECIAL_CATEGORIES = (  # GDPR Art. 9
     "health",
     "religion",
     "ethnicity",
@@ -38,11 +38,9 @@ SENSITIVE_CATEGORIES = (
     "union",
     "biometric",
     "genetic",
-    "payment_card",
-    "bank_account",
-    "national_id",
-    "credential",
 )
+SECRET_CATEGORIES = ("payment_card", "bank_account", "national_id", "credential")
+SENSITIVE_CATEGORIES = SPECIAL_CATEGORIES + SECRET_CATEGORIES
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,14 +13,9 @@ import pytest
 
 from assistant.consent import ConsentRecord, ConsentState, decide
 from assistant.policy import (
-    COMPLAINT_CATEGORIES,
     DEFAULT_POLICY_PATH,
     ENFORCEMENT,
     LAWFUL_BASES,
-    PREFERENCE_FIELDS,
-    SECRET_CATEGORIES,
-    SENSITIVE_CATEGORIES,
-    SPECIAL_CATEGORIES,
     Policy,
     PolicyError,
     Purpose,
@@ -29,6 +24,13 @@ from assistant.policy import (
     processing_report,
 )
 from nlp import facts as contract
+from nlp.facts import (
+    COMPLAINT_CATEGORIES,
+    PREFERENCE_FIELDS,
+    SECRET_CATEGORIES,
+    SENSITIVE_CATEGORIES,
+    SPECIAL_CATEGORIES,
+)
 
 NOW = datetime(2025, 3, 1, tzinfo=UTC)
 RAW: dict[str, Any] = json.loads(DEFAULT_POLICY_PATH.read_text(encoding="utf-8"))
