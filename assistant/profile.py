@@ -445,6 +445,8 @@ def set_complaint_status(
         )
         if fact is None:
             raise NotFound(f"complaint {fact_id}")
+        if fact["removed_at"]:
+            raise ProfileError(409, "fact_removed", f"complaint {fact_id} was removed")
         attrs = json.loads(fact["attrs"])
         attrs["status"] = status
         db.execute(
@@ -589,6 +591,12 @@ def ingest_note(
                     at=at,
                 )
             )
+        # A withdrawal later in the same note may have taken earlier facts out again.
+        stored = [
+            fact_view(current)
+            for f in stored
+            if (current := row(db, "SELECT * FROM facts WHERE id = ?", [f["id"]])) is not None
+        ]
         audit.append(
             db,
             at=stamp,

@@ -18,9 +18,10 @@ CARD = "4111 1111 1111 1111"
 
 def assert_json_error(resp: TestResponse, status: int, code: str | None = None) -> None:
     assert resp.status_code == status, resp.get_data(as_text=True)[:500]
-    assert resp.mimetype == "application/json"
-    body = resp.get_json()
+    assert resp.mimetype == "application/problem+json"  # RFC 9457
+    body = resp.get_json(force=True)
     assert isinstance(body, dict) and body["error"] and body["message"], body
+    assert body["status"] == status and body["detail"] == body["message"]
     if code is not None:
         assert body["error"] == code
 
@@ -251,5 +252,5 @@ def test_api_routing_errors_are_json(
 def test_lone_surrogate_is_a_client_error(client: FlaskClient, api_headers: dict[str, str]) -> None:
     body = b'{"text": "bad \\ud800 text"}'
     resp = client.post(URL, data=body, content_type="application/json", headers=api_headers)
-    assert resp.status_code in {200, 400}
-    assert resp.mimetype == "application/json"
+    assert resp.status_code == 400
+    assert resp.mimetype == "application/problem+json"

@@ -92,6 +92,8 @@ def post_note(customer_id: str) -> Response:
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (0 < len(key) <= 255):
         raise ApiError(400, "invalid_request", "Idempotency-Key must be 1-255 characters")
+    if key is not None:
+        key = f"{current_principal().name}:{key}"  # keys are per caller, not global
     db = get_db()
     domain.get_customer(db, customer_id)
     digest = _request_hash(body)
@@ -181,7 +183,7 @@ def post_consent(customer_id: str) -> Response:
     db, policy = get_db(), get_policy()
     agent = _str(body, "agent", limit=MAX_NOTE_AGENT) or current_principal().name
     if body.get("proposal_id") is not None:
-        if not isinstance(body["proposal_id"], int):
+        if not isinstance(body["proposal_id"], int) or isinstance(body["proposal_id"], bool):
             raise ApiError(400, "invalid_request", "'proposal_id' must be an integer")
         record = domain.confirm_proposal(
             db,
@@ -255,7 +257,7 @@ def erase_customer(customer_id: str) -> Response:
 def get_events(customer_id: str) -> Response:
     try:
         after_id = int(request.args.get("after", "0"))
-        limit = min(int(request.args.get("limit", "500")), 1000)
+        limit = max(1, min(int(request.args.get("limit", "500")), 1000))
     except ValueError as exc:
         raise ApiError(400, "invalid_request", "'after' and 'limit' must be integers") from exc
     events = events_after(get_db(), after_id, customer_id, limit)

@@ -62,7 +62,11 @@ def http_error(exc: HTTPException) -> Response:
         405: "method_not_allowed",
         413: "payload_too_large",
     }.get(status, "http_error")
-    return problem(status, code, exc.description or exc.name)
+    resp = problem(status, code, exc.description or exc.name)
+    allow = dict(exc.get_headers()).get("Allow")
+    if allow:
+        resp.headers["Allow"] = allow
+    return resp
 
 
 @bp.errorhandler(ApiError)
