@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from spacy.tokens import Doc, Span, Token
+
+from .errors import LanguageDataError
 
 V = TypeVar("V")
 
@@ -14,7 +16,11 @@ _KEEP_S = ("ss", "us", "is", "os", "'s")
 
 
 def singular(word: str) -> str:
-    """Crude singular used only to compare words with lexicon entries."""
+    """The English singular rule: crude, used only to compare words with lexicon entries.
+
+    Other languages register their own rule in SINGULARIZERS; call it through
+    `singularizer(lang)`, never directly.
+    """
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 4 and word.endswith(("ches", "shes", "xes", "sses")):
@@ -24,16 +30,41 @@ def singular(word: str) -> str:
     return word
 
 
+# The singular rule of each language (ISO 639-1 code): a morphology rule is code, not a
+# word list, so a new language adds its function here next to its nlp/lang/<lang>/ data.
+SINGULARIZERS: dict[str, Callable[[str], str]] = {"en": singular}
+
+
+def singularizer(lang: str) -> Callable[[str], str]:
+    """The singular rule of `lang`.
+
+    Raises LanguageDataError when the language has no rule in SINGULARIZERS.
+    """
+    rule = SINGULARIZERS.get(lang)
+    if rule is None:
+        raise LanguageDataError(
+            f"no singular rule for '{lang}' (have: {', '.join(sorted(SINGULARIZERS))}); "
+            f"add one to SINGULARIZERS in nlp/text.py"
+        )
+    return rule
+
+
 def token_key(token: Token) -> str:
     """The comparison key of a token: its (shorthand-expanded) norm, singular."""
-    return singular(token.norm_.lower())
+    return singularizer(token.lang_)(token.norm_.lower())
+
+
+def _keys(tokens: Iterable[Token], lang: str) -> list[str]:
+    """Keys of `tokens`, with the singular rule looked up once rather than per token."""
+    rule = singularizer(lang)
+    return [rule(t.norm_.lower()) for t in tokens]
 
 
 def doc_keys(doc: Doc) -> list[str]:
     """Keys of every token, cached on the doc."""
     cached = doc.user_data.get("trustline.keys")
     if cached is None or len(cached) != len(doc):
-        cached = [token_key(t) for t in doc]
+        cached = _keys(doc, doc.lang_)
         doc.user_data["trustline.keys"] = cached
     return list(cached)
 
@@ -93,7 +124,7 @@ class PhraseTable(Generic[V]):
 
 def phrase_keys(doc: Doc) -> tuple[str, ...]:
     """Keys of a lexicon phrase tokenised by the same tokenizer and normalizer."""
-    return tuple(token_key(t) for t in doc if not t.is_space)
+    return tuple(_keys((t for t in doc if not t.is_space), doc.lang_))
 
 
 def build_table(
@@ -105,7 +136,10 @@ def build_table(
 
 
 def is_boundary(token: Token) -> bool:
-    """A token that ends a segment: sentence punctuation, ';', line breaks, spaced dashes."""
+    """A token that ends a segment: sentence punctuation, ';', line breaks, spaced dashes.
+
+    Punctuation and spacing only, so it holds for every language we plan to support.
+    """
     text = token.text
     if token.is_space:
         return "\n" in text
@@ -135,16 +169,23 @@ def segments(doc: Doc) -> list[Span]:
     return [s for s in out if any(not t.is_punct and not t.is_space for t in s)]
 
 
-CLAUSE_BREAKS = frozenset({",", ":", "(", ")", "but", "though", "although", "however", "whereas"})
+# Language-neutral clause breaks; the words that break a clause ("but", "though") are
+# language data (nlp/lang/<lang>/text.json), passed in by the caller.
+CLAUSE_PUNCT = frozenset({",", ":", "(", ")"})
 
 
-def clauses(span: Span, keys: Sequence[str]) -> list[Span]:
-    """Cut a segment at commas, colons, brackets and contrastive conjunctions."""
+def clauses(span: Span, keys: Sequence[str], break_words: Set[str] = frozenset()) -> list[Span]:
+    """Cut a segment at commas, colons, brackets and `break_words`.
+
+    `break_words` are compared with token keys as listed (contrastive conjunctions such
+    as "but", from the "clause_breaks" group of nlp/lang/<lang>/text.json).
+    """
     doc = span.doc
     out: list[Span] = []
     start = span.start
     for i in range(span.start, span.end):
-        if keys[i] in CLAUSE_BREAKS or doc[i].text in {",", ":", "(", ")"}:
+        key = keys[i]
+        if key in break_words or key in CLAUSE_PUNCT or doc[i].text in CLAUSE_PUNCT:
             if i > start:
                 out.append(doc[start:i])
             start = i + 1 if doc[i].is_punct else i

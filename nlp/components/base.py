@@ -12,6 +12,7 @@ from spacy.tokens import Doc, Span
 
 from ..facts import Evidence, Fact, Kind
 from ..langdata import load
+from ..text import singularizer
 
 FACTS_KEY = "trustline.facts"
 
@@ -58,7 +59,8 @@ class DataComponent:
     """A component whose behaviour comes from one language data file.
 
     Data is loaded in `initialize()` (from nlp/lang/<lang>/<data_name>.json) and travels
-    with the pipeline through `to_disk` / `from_disk`.
+    with the pipeline through `to_disk` / `from_disk`. `singular` is the language's
+    singular rule: lexicon words go through it to be keyed like document tokens.
     """
 
     data_name = ""
@@ -67,6 +69,7 @@ class DataComponent:
         self.nlp = nlp
         self.name = name
         self.data: dict[str, Any] = {}
+        self.singular: Callable[[str], str] = singularizer(str(nlp.lang))
 
     def initialize(
         self,
@@ -80,6 +83,18 @@ class DataComponent:
 
     def setup(self) -> None:
         """Compile the loaded data (lexicons, regexes); override in subclasses."""
+
+    def words(self, group: dict[str, Any], key: str = "words") -> frozenset[str]:
+        """A word list of a data group, keyed like document tokens (singular)."""
+        return frozenset(self.singular(w) for w in group[key])
+
+    def clause_breaks(self) -> frozenset[str]:
+        """The language's clause-break words, to pass to `clauses()`.
+
+        They are shared by the components that cut clauses, so they live in
+        nlp/lang/<lang>/text.json rather than in each component's own data file.
+        """
+        return frozenset(load(self.nlp.lang, "text")["clause_breaks"]["words"])
 
     def make_doc(self, text: str) -> Doc:
         """Tokenise a lexicon phrase exactly like document text, shorthand norms included."""

@@ -7,11 +7,8 @@ from typing import Any
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from ..text import PhraseTable, build_table, clauses, doc_keys, segments, singular
+from ..text import PhraseTable, build_table, clauses, doc_keys, segments
 from .base import DataComponent, add_fact, evidence_for, make_fact
-
-SHARING_VERBS = {"share", "sharing", "shared", "pass", "passed", "sell", "sold", "selling"}
-PRONOUNS = {"them", "it", "those", "these", "that"}
 
 
 class Consent(DataComponent):
@@ -26,11 +23,15 @@ class Consent(DataComponent):
         self.access = build_table(md, {p: True for p in d["access"]["phrases"]})
         self.channels: PhraseTable[str] = build_table(md, d["channel_words"])
         self.sharing_objects = set(d["sharing_needs_object"]["words"])
-        self.agent_actions = {singular(w) for w in d["agent_actions"]["words"]}
-        self.copy_words = {singular(w) for w in d["access_rule"]["copy_words"]}
-        self.access_objects = {singular(w) for w in d["access_rule"]["object_words"]}
-        self.erase_verbs = {singular(w) for w in d["erase_rule"]["verbs"]}
-        self.erase_objects = {singular(w) for w in d["erase_rule"]["objects"]}
+        self.sharing_verbs = self.words(d["sharing_verbs"])
+        self.pronouns = self.words(d["withdraw_pronouns"])
+        self.bare_negations = self.words(d["bare_negations"])
+        self.agent_actions = self.words(d["agent_actions"])
+        self.copy_words = self.words(d["access_rule"], "copy_words")
+        self.access_objects = self.words(d["access_rule"], "object_words")
+        self.erase_verbs = self.words(d["erase_rule"], "verbs")
+        self.erase_objects = self.words(d["erase_rule"], "objects")
+        self.clause_break_words = self.clause_breaks()
 
     def __call__(self, doc: Doc) -> Doc:
         self._require()
@@ -53,7 +54,7 @@ class Consent(DataComponent):
                 self._add(doc, seen, seg, "access", "all", None)
                 continue
             seg_purposes: list[str] = []
-            for clause in clauses(seg, keys):
+            for clause in clauses(seg, keys, self.clause_break_words):
                 found = self._clause(doc, keys, clause, seen, last_purposes, last_channel)
                 seg_purposes.extend(found)
             if seg_purposes:
@@ -67,7 +68,7 @@ class Consent(DataComponent):
         out: list[tuple[int, str]] = []
         prev_end = -2
         for m in self.purposes.find(keys, clause.start, clause.end):
-            if m.value == "data_sharing" and keys[m.start] in SHARING_VERBS:
+            if m.value == "data_sharing" and keys[m.start] in self.sharing_verbs:
                 window = set(keys[m.end : min(clause.end, m.end + 5)])
                 if not window & self.sharing_objects:
                     continue
@@ -98,7 +99,7 @@ class Consent(DataComponent):
         grant = self.grant.find(keys, clause.start, clause.end)
         if not purposes:
             # "Stop them" right after a sentence about promos.
-            if withdraw and set(keys[clause.start : clause.end]) & PRONOUNS and last_purposes:
+            if withdraw and set(keys[clause.start : clause.end]) & self.pronouns and last_purposes:
                 for p in last_purposes:
                     self._add(doc, seen, clause, "withdraw", p, last_channel)
             return []
@@ -111,9 +112,8 @@ class Consent(DataComponent):
             # "happy for X ... not Y" style: a grant cue right before the purpose wins
             if withdraw and grant:
                 action = "withdraw" if withdraw[0].start < grant[0].start else "grant"
-                if any(w.start > grant[0].start for w in withdraw) and keys[
-                    withdraw[-1].start
-                ] not in {"no", "not", "never"}:
+                later = any(w.start > grant[0].start for w in withdraw)
+                if later and keys[withdraw[-1].start] not in self.bare_negations:
                     action = "withdraw"
             ch = channel if purpose == "marketing" else None
             self._add(doc, seen, clause, action, purpose, ch)

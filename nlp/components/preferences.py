@@ -14,27 +14,30 @@ from typing import Any
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
-from ..text import PhraseTable, build_table, clauses, doc_keys, segments, singular
+from ..text import PhraseTable, build_table, clauses, doc_keys, segments
 from .base import DataComponent, add_fact, evidence_for, make_fact
 
-MODALS = {"would", "'d", "should", "could", "might"}
-WISH_WORDS = {
-    "prefer",
-    "want",
-    "like",
-    "please",
-    "only",
-    "happy",
-    "fine",
-    "ok",
-    "use",
-    "best",
-    "rather",
-    "mind",
-}
-# Payment words that are a payment method only next to a payment cue ("card", "cash").
-AMBIGUOUS_PAYMENT = {"card", "cash", "transfer", "voucher"}
 SKIPPABLE_POS = {"DET", "ADJ", "ADP", "PART", "NUM", "ADV", "PRON", "AUX", "CCONJ", "PUNCT"}
+# Symbols that join list items in any language ("poo bags + treats"); the words that do
+# ("and", "as well as") are the interest_joiners group of the language data.
+LIST_PUNCT = frozenset({"+", "&", ","})
+# Word groups of preferences.json that are plain word lists ({"words": [...]}).
+WORD_GROUPS = (
+    "wish_words",
+    "wish_despite_negation",
+    "negating_contrast",
+    "copulas",
+    "negation_gap_words",
+    "strong_negators",
+    "rare_negators",
+    "future_markers",
+    "device_words",
+    "channel_compound_nouns",
+    "language_compound_words",
+    "not_garment_nouns",
+    "interest_refusals",
+    "ambiguous_payment",
+)
 
 
 @dataclass(slots=True)
@@ -55,16 +58,23 @@ class Preferences(DataComponent):
     data_name = "preferences"
 
     def setup(self) -> None:
+        self._setup_lexicons()
+        self._setup_rules()
+
+    def _setup_lexicons(self) -> None:
+        """Value lexicons, polarity cue tables and the word sets matched on token keys."""
         d, md = self.data, self.make_doc
         self.tables: dict[str, PhraseTable[str]] = {
             name: build_table(md, _phrases(d[name]))
             for name in ("contact_channel", "contact_time", "language", "payment", "delivery")
         }
-        self.channel_verbs: dict[str, str] = {singular(k): v for k, v in d["channel_verbs"].items()}
-        self.weak_channels = {singular(k) for k in d["weak_channel_nouns"]}
+        self.channel_verbs: dict[str, str] = {
+            self.singular(k): v for k, v in d["channel_verbs"].items()
+        }
+        self.weak_channels = {self.singular(k) for k in d["weak_channel_nouns"]}
         self.codes = {k: v for k, v in d["language_codes"].items()}
-        self.sets = {
-            name: {singular(k) for k, v in d[name].items() if v}
+        self.sets: dict[str, frozenset[str]] = {
+            name: frozenset(self.singular(k) for k, v in d[name].items() if v)
             for name in (
                 "time_context_block",
                 "language_cues",
@@ -79,6 +89,8 @@ class Preferences(DataComponent):
                 "agent_verbs",
             )
         }
+        self.sets.update({name: self.words(d[name]) for name in WORD_GROUPS})
+        self.interest_joiners = self.words(d["interest_joiners"]) | LIST_PUNCT
         self.positive = build_table(md, {k: True for k, v in d["positive"].items() if v})
         self.negators = build_table(md, {k: True for k, v in d["negators"].items() if v})
         self.contrast = build_table(md, {k: True for k, v in d["contrast"].items() if v})
@@ -89,9 +101,39 @@ class Preferences(DataComponent):
         self.size_re = re.compile(d["size_regex"])
         self.size_bare_re = re.compile(d["size_bare_regex"])
         days = d["day_names_need_contact"]
-        self.day_names = {singular(w) for w in days["words"]}
+        self.day_names = self.words(days)
         self.contact_words = build_table(md, {w: True for w in days["contact_words"]})
-        self.speak_cues = {singular(w) for w in d["language_speak_cues"]["words"]}
+        self.speak_cues = self.words(d["language_speak_cues"])
+
+    def _setup_rules(self) -> None:
+        """Rules with several word lists; each list is explained in the rule's _doc."""
+        d = self.data
+        switch = d["switch_rule"]
+        self.switch_verbs = self.words(switch, "verbs")
+        self.switch_from = self.words(switch, "from")
+        self.switch_to = self.words(switch, "to")
+        verb = d["channel_verb_rule"]
+        self.verb_objects = self.words(verb, "objects")
+        self.verb_after = self.words(verb, "after")
+        self.verb_gerund_after = self.words(verb, "gerund_after")
+        imperative = d["imperative_rule"]
+        self.imperative_objects = self.words(imperative, "objects")
+        self.imperative_before = self.words(imperative, "before")
+        self.please = self.words(imperative, "please")
+        code = d["language_code_rule"]
+        self.code_before = self.words(code, "before")
+        self.code_cue: str = code["cue"]
+        modal = d["interest_modal_rule"]
+        self.modal_triggers = self.words(modal, "triggers")
+        self.modals = self.words(modal, "modals")
+        # Clock words are compared with what the regex captured (lower-cased), not with
+        # token keys, so they are used as listed.
+        clock = d["clock_time_words"]
+        self.clock_from_hour = frozenset(clock["from_hour"])
+        self.clock_needs_am_pm = frozenset(clock["needs_am_pm"])
+        self.clock_pm = frozenset(clock["pm"])
+        self.clock_refusing = tuple(clock["refusing"])
+        self.clause_break_words = self.clause_breaks()
 
     # -- mentions -----------------------------------------------------------------
 
@@ -111,8 +153,8 @@ class Preferences(DataComponent):
                 tok.text.isupper()
                 and tok.text.lower() in self.codes
                 and i > cs
-                and keys[i - 1] in {"to", "in"}
-                and "lang" in " ".join(keys[cs:i])
+                and keys[i - 1] in self.code_before
+                and self.code_cue in " ".join(keys[cs:i])
             ):
                 found.append(Mention("language", self.codes[tok.text.lower()], i, i + 1))
         found.extend(self._clock_times(doc, clause))
@@ -136,22 +178,9 @@ class Preferences(DataComponent):
             return True  # "I'd much rather you emailed", "wants the info emailed"
         nxt = keys[i + 1] if i + 1 < len(doc) else ""
         prev = keys[i - 1] if i > 0 else ""
-        if nxt in {"me", "him", "her", "them", "us", "back", "his"}:
+        if nxt in self.verb_objects or prev in self.verb_after:
             return True
-        if prev in {
-            "to",
-            "please",
-            "not",
-            "n't",
-            "never",
-            "don't",
-            "doesn't",
-            "pls",
-            "best",
-            "than",
-        }:
-            return True
-        if prev == "of" and tok.tag_ == "VBG":
+        if prev in self.verb_gerund_after and tok.tag_ == "VBG":
             return True
         return tok.pos_ == "VERB" and i == cs
 
@@ -164,16 +193,16 @@ class Preferences(DataComponent):
             else:
                 hour, rel = int(m.group("h")), (m.group("rel") or "").lower()
                 ampm = (m.group("ampm") or "").lower().replace(".", "")
-                if hour > 24 or (not ampm and rel in {"by", "from"}):
+                if hour > 24 or (not ampm and rel in self.clock_needs_am_pm):
                     continue
                 rest = clause.text[m.end() :].lstrip()
                 if not ampm and not m.group("m") and rest[:1].isalpha():
                     continue  # "after 2 wks", "before 3 days"
-                if ampm == "pm" and hour < 12:
+                if ampm in self.clock_pm and hour < 12:
                     hour += 12
                 elif not ampm and 1 <= hour <= 7:
                     hour += 12  # "after 6" in a contact note means the evening
-            if "after" in rel or rel == "from":
+            if rel in self.clock_from_hour:
                 value = "morning" if hour < 12 else "afternoon" if hour < 17 else "evening"
             else:  # before / until
                 value = "morning" if hour <= 12 else "afternoon" if hour <= 17 else "evening"
@@ -195,9 +224,6 @@ class Preferences(DataComponent):
         matches += [b for b in self.size_bare_re.finditer(clause.text) if b.start() not in covered]
         for m in matches:
             raw = m.group("size")
-            if raw.isdigit() and m.group(0).lower().split()[0] in {"a", "an", "in"}:
-                # "in a 12" needs a garment nearby; "in 3 days" never matches a size
-                pass
             span = doc.char_span(base + m.start("size"), base + m.end("size"), "expand")
             if span is None:
                 continue
@@ -213,14 +239,16 @@ class Preferences(DataComponent):
         # Contrast between the previous item and this one: "X rather than Y".
         lo = prev.end if prev else cs
         for c in self.contrast.find(keys, lo, m.start):
-            if keys[c.start] != "not" and prev is not None:
+            negating = keys[c.start] in self.sets["negating_contrast"]
+            if not negating and prev is not None:
                 return "negative"
-            if keys[c.start] == "not" and "mind" not in keys[c.end : m.start]:
+            if negating and not set(keys[c.end : m.start]) & self.sets["wish_despite_negation"]:
                 return "negative"  # "X, not Y", "not to call" ("doesn't mind calls" is positive)
-        if m.detail and m.detail.lower().startswith("not "):
-            return "negative"
+        if m.detail and m.detail.lower().startswith(self.clock_refusing):
+            return "negative"  # "not before 9"
         # Right after the item: "email yes", "phone no", "SMS ok".
-        after = [k for k in keys[m.end : min(ce, m.end + 3)] if k not in {"is", "are", "be", "'s"}]
+        copulas = self.sets["copulas"]
+        after = [k for k in keys[m.end : min(ce, m.end + 3)] if k not in copulas]
         if after and after[0] in self.sets["post_negative"]:
             return "negative"
         switched = self._switch(keys, cs, m)
@@ -230,15 +258,14 @@ class Preferences(DataComponent):
         j = m.start - 1
         while (
             j >= cs
-            and (doc[j].pos_ in SKIPPABLE_POS or keys[j] in {"more", "marketing", "paper"})
+            and (doc[j].pos_ in SKIPPABLE_POS or keys[j] in self.sets["negation_gap_words"])
             and not self.negators.starts_at(keys, j, m.start)
         ):
             j -= 1
         if j >= cs and self.negators.starts_at(keys, j, m.start) and m.start - j <= 4:
             return "negative"
-        strong_neg = [
-            n for n in self.negators.find(keys, cs, m.start) if keys[n.start] in {"never", "stop"}
-        ]
+        strong = self.sets["strong_negators"]
+        strong_neg = [n for n in self.negators.find(keys, cs, m.start) if keys[n.start] in strong]
         if strong_neg and not self.positive.find(keys, strong_neg[-1].end, m.start):
             return "negative"
         if after and after[0] in self.sets["post_positive"]:
@@ -250,7 +277,7 @@ class Preferences(DataComponent):
         neg_before = [n for n in self.negators.find(keys, cs, m.start)]
         if wish is not None:
             negated = any(n.end <= wish.start for n in neg_before)
-            if keys[wish.start] == "mind":
+            if keys[wish.start] in self.sets["wish_despite_negation"]:
                 return "positive"
             return "negative" if negated else "positive"
         if m.verb:
@@ -259,13 +286,13 @@ class Preferences(DataComponent):
             tok = doc[m.start]
             prev_key = keys[m.start - 1] if m.start > cs else ""
             nxt_key = keys[m.end] if m.end < len(doc) else ""
-            imperative = (tok.tag_ == "VB" or nxt_key in {"me", "us"}) and (
-                m.start == cs or prev_key in {"please", "pls", "just"}
+            imperative = (tok.tag_ == "VB" or nxt_key in self.imperative_objects) and (
+                m.start == cs or prev_key in self.imperative_before
             )
-            return "positive" if imperative or prev_key in {"please", "pls"} else None
+            return "positive" if imperative or prev_key in self.please else None
         if m.field == "size":
             return "positive"
-        if neg_before and keys[neg_before[-1].start] in {"never", "rarely", "hardly", "seldom"}:
+        if neg_before and keys[neg_before[-1].start] in self.sets["rare_negators"]:
             return "negative"
         if self.positive.find(keys, m.end, ce):
             return "positive"
@@ -274,14 +301,12 @@ class Preferences(DataComponent):
     def _switch(self, keys: list[str], cs: int, m: Mention) -> str | None:
         """'switching from card to PayPal': the 'from' item is dropped, the 'to' one taken."""
         window = keys[max(cs, m.start - 4) : m.start]
-        if not any(
-            w in {"switch", "switching", "switched", "change", "changing", "move"}
-            for w in keys[max(cs, m.start - 8) : m.start]
-        ):
+        wide = set(keys[max(cs, m.start - 8) : m.start])
+        if not wide & self.switch_verbs:
             return None
-        if window and window[-1] == "from":
+        if window and window[-1] in self.switch_from:
             return "negative"
-        if window and window[-1] == "to" and "from" in keys[max(cs, m.start - 8) : m.start]:
+        if window and window[-1] in self.switch_to and wide & self.switch_from:
             return "positive"
         return None
 
@@ -304,7 +329,7 @@ class Preferences(DataComponent):
         return first is not None and keys[first.i] in self.sets["agent_verbs"]
 
     def _segment(self, doc: Doc, keys: list[str], seg: Span) -> None:
-        clause_list = clauses(seg, keys)
+        clause_list = clauses(seg, keys, self.clause_break_words)
         seg_wish = any(True for _ in self.positive.find(keys, seg.start, seg.end))
         prev_interest: str | None = None
         wish_before = False  # an earlier clause of this segment states a wish
@@ -380,7 +405,7 @@ class Preferences(DataComponent):
         if m.field not in {"delivery", "payment", "contact_time"}:
             return False
         before = keys[max(clause.start, m.start - 4) : m.start]
-        if m.field != "contact_time" and ("will" in before or "'ll" in before):
+        if m.field != "contact_time" and set(before) & self.sets["future_markers"]:
             return True
         has_verb = any(t.pos_ in {"VERB", "AUX"} for t in seg)
         return not has_verb and len(seg) <= 8
@@ -405,14 +430,16 @@ class Preferences(DataComponent):
             if (
                 not m.verb
                 and prv is not None
-                and (prv.tag_ == "PRP$" or keys[prv.i] in {"new", "old", "'s", "my", "his", "her"})
+                and (prv.tag_ == "PRP$" or keys[prv.i] in self.sets["device_words"])
             ):
                 return False  # "her phone", "new phone": the device, not the channel
             if keys[m.start] in self.weak_channels and not m.verb:
                 # "no calls" after "prefers email," borrows the wish of its segment
                 seg_ctx = set(keys[segment.start : segment.end]) if segment is not None else ctx
-                return bool(seg_ctx & WISH_WORDS) or (pol == "negative" and len(clause) <= 3)
-            return nxt not in {"address", "verification", "code", "bot", "number", "link", "-"}
+                wished = seg_ctx & self.sets["wish_words"]
+                return bool(wished) or (pol == "negative" and len(clause) <= 3)
+            # "email address", "phone-number": the channel word names part of another thing
+            return nxt != "-" and nxt not in self.sets["channel_compound_nouns"]
         if m.field == "contact_time":
             if ctx & self.sets["time_context_block"]:
                 return False
@@ -425,16 +452,16 @@ class Preferences(DataComponent):
             nxt = keys[m.end] if m.end < len(doc) else ""
             after = {k for k in keys[m.end : m.end + 3]}
             if after & self.sets["language_content_words"] or (
-                nxt in {"-", "language"}
+                (nxt == "-" or nxt in self.sets["language_compound_words"])
                 and (set(keys[m.end : m.end + 4]) & self.sets["language_content_words"])
             ):
                 return False
             before = set(keys[max(clause.start, m.start - 2) : m.start])
-            return bool(ctx & self.sets["language_cues"]) or bool(before & WISH_WORDS)
+            return bool(ctx & self.sets["language_cues"]) or bool(before & self.sets["wish_words"])
         if m.field == "payment":
             if ctx & self.sets["payment_block"]:
                 return False
-            if keys[m.end - 1] not in AMBIGUOUS_PAYMENT:
+            if keys[m.end - 1] not in self.sets["ambiguous_payment"]:
                 return True
             return bool(near & self.sets["payment_cues"]) or pol == "negative"
         if m.field == "delivery":
@@ -460,12 +487,8 @@ class Preferences(DataComponent):
     def _garment(self, doc: Doc, clause: Span, m: Mention) -> str | None:
         keys = doc_keys(doc)
         seg = doc[max(0, clause.start - 8) : m.start]
-        nouns = [
-            t
-            for t in seg
-            if t.pos_ in {"NOUN", "PROPN"}
-            and keys[t.i] not in {"size", "time", "one", "customer", "member"}
-        ]
+        skip = self.sets["not_garment_nouns"]
+        nouns = [t for t in seg if t.pos_ in {"NOUN", "PROPN"} and keys[t.i] not in skip]
         garments = [t for t in nouns if keys[t.i] in self.sets["size_context"]]
         if not nouns:
             return None
@@ -489,7 +512,11 @@ class Preferences(DataComponent):
         triggers = [
             t
             for t in self.interest_triggers.find(keys, cs, ce)
-            if not (keys[t.start] == "like" and t.start > cs and keys[t.start - 1] in MODALS)
+            if not (
+                keys[t.start] in self.modal_triggers
+                and t.start > cs
+                and keys[t.start - 1] in self.modals
+            )
         ]
         if triggers:
             trig = triggers[0]
@@ -497,7 +524,7 @@ class Preferences(DataComponent):
             if any(n.end <= trig.start for n in self.negators.find(keys, cs, trig.start)):
                 pol = "negative" if pol == "positive" else "positive"
             start = trig.end
-        elif prev_interest and keys[cs] in {"not", "no", "never"}:
+        elif prev_interest and keys[cs] in self.sets["interest_refusals"]:
             pol, start = "negative", cs + 1
         else:
             return None
@@ -520,7 +547,7 @@ class Preferences(DataComponent):
                     for i in range(pos, chunk.start)
                 ):
                     pol = "negative"
-                elif not gap or not set(gap) <= {"and", "+", "&", "or", ",", "as", "well"}:
+                elif not gap or not set(gap) <= self.interest_joiners:
                     break
             value = self._clean(doc, keys, chunk, taken)
             pos = chunk.end
@@ -556,7 +583,7 @@ class Preferences(DataComponent):
         if head.tag_ in {"NNS", "NNPS"} and last == head.lower_:
             last = head.lemma_.lower()
         if last.endswith("s") and head.tag_ in {"NNS", "NNPS"}:
-            last = singular(last)
+            last = self.singular(last)
         value = " ".join([*parts, last])
         return value.replace(" - ", "-").replace(" -", "-").replace("- ", "-")
 
@@ -572,7 +599,7 @@ def _split(chunk: Span) -> list[Span]:
     out: list[Span] = []
     start = chunk.start
     for t in chunk:
-        if t.pos_ == "CCONJ" or t.text in {"+", "&", ","}:
+        if t.pos_ == "CCONJ" or t.text in LIST_PUNCT:
             if t.i > start:
                 out.append(chunk.doc[start : t.i])
             start = t.i + 1

@@ -13,7 +13,7 @@ from spacy.tokens import Doc
 
 from ..identifiers import IdentifierCues, find_identifiers, load_cues
 from ..langdata import lang_dir
-from ..text import PhraseTable, build_table, doc_keys, segments, singular
+from ..text import PhraseTable, build_table, doc_keys, segments
 from .base import DataComponent, add_fact, evidence_for, make_fact
 
 
@@ -29,11 +29,13 @@ class Sensitive(DataComponent):
             + [(t, (c, True)) for c, t in person_only],
         )
         self.person_cues = build_table(md, {c: True for c in d["person_cues"]})
-        self.animals = {singular(a) for a in d["animal_subjects"]}
-        self.people = {singular(w) for w in d["person_words"]["words"]}
-        self.roles = {singular(w) for w in d["role_words"]["words"]}
-        self.continuations = {singular(w) for w in d["continuation_words"]["words"]}
+        self.animals = {self.singular(a) for a in d["animal_subjects"]}
+        self.people = self.words(d["person_words"])
+        self.roles = self.words(d["role_words"])
+        self.continuations = self.words(d["continuation_words"])
         self.not_personal = build_table(md, {c: True for c in d["not_personal"]})
+        # Compared with the next token's lower-cased text, not its key: listed as written.
+        self.content_after = frozenset(d["content_after_term"]["words"])
         self.party = re.compile(d["political_party_regex"])
         self.cues: IdentifierCues = load_cues(lang_dir(str(self.nlp.lang)) / "identifiers.json")
 
@@ -67,7 +69,7 @@ class Sensitive(DataComponent):
                     window = max(seg.start, m.start - 3)
                     if not self.person_cues.find(keys, window, m.start):
                         continue
-                if m.end < len(doc) and doc[m.end].text.lower() in {"film", "films", "content"}:
+                if m.end < len(doc) and doc[m.end].text.lower() in self.content_after:
                     continue
                 end = m.end
                 extend = {"union": self.roles, "political": self.roles}.get(
