@@ -327,3 +327,59 @@ def test_only_sensitive_spans_are_masked(extractor: Extractor) -> None:
     assert result.redacted_text == (
         "Card [PAYMENT_CARD] read out; reach her at jo@example.com or 07700 900123."
     )
+
+
+# -- real customer messages: what is not a preference, a consent or a special category ----
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Good afternoon, my router keeps dropping.",
+        "I'm not getting a password reset email when I request one.",
+        "Your site will not let me login to my yahoo email.",
+        "I don't own the phone any more and can't sign in.",
+        "No chat help, no contact. Disappointing customer service.",
+        "I just had to sign in twice to use the app.",
+        "Hewlett Packard lost me as a customer after 20+ years of purchases.",
+    ],
+)
+def test_mentions_of_channels_are_not_preferences(extractor: Extractor, text: str) -> None:
+    assert not prefs(extractor, text)
+
+
+def test_a_request_after_a_rarely_is_still_a_request(extractor: Extractor) -> None:
+    found = prefs(extractor, "I rarely use twitter so please call me on 0161 496 0000.")
+    assert ("contact_channel", "phone", "positive") in found
+
+
+def test_dm_me_is_chat(extractor: Extractor) -> None:
+    assert ("contact_channel", "chat", "positive") in prefs(extractor, "Please DM me directly.")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "It only installs this printer as a black printer.",
+        "I bought a great white shark card and never got the bonus.",
+    ],
+)
+def test_colour_words_are_not_ethnicity(extractor: Extractor, text: str) -> None:
+    assert not facts_of(extractor, text, "sensitive")
+
+
+def test_colour_word_about_a_person_is_ethnicity(extractor: Extractor) -> None:
+    sensitive = facts_of(extractor, "She believes it was because she is Black.", "sensitive")
+    assert [f["category"] for f in sensitive] == ["ethnicity"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The seller marked it shipped without a tracking number.",
+        "You deleted my account for no reason, I want it back.",
+        "Do you offer linked files for email to third parties?",
+    ],
+)
+def test_events_and_questions_are_not_consent_statements(extractor: Extractor, text: str) -> None:
+    assert facts_of(extractor, text, "consent") == []

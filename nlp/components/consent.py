@@ -31,6 +31,9 @@ class Consent(DataComponent):
         self.access_objects = self.words(d["access_rule"], "object_words")
         self.erase_verbs = self.words(d["erase_rule"], "verbs")
         self.erase_objects = self.words(d["erase_rule"], "objects")
+        self.erase_wishes = build_table(md, {w: True for w in d["erase_rule"]["wish_words"]})
+        self.purpose_compounds = self.words(d["purpose_compounds"])
+        self.third_party_words = self.words(d["third_party_needs_sharing"])
         self.clause_break_words = self.clause_breaks()
 
     def __call__(self, doc: Doc) -> Doc:
@@ -41,8 +44,14 @@ class Consent(DataComponent):
         last_channel: str | None = None
         for seg in segments(doc):
             seg_keys = set(keys[seg.start : seg.end])
+            # "you deleted my account" reports an event; "please delete my data" asks
+            requested = [  # a deletion asked for, not one reported ("you deleted it")
+                t for t in seg if keys[t.i] in self.erase_verbs and t.tag_ != "VBD"
+            ]
             erase = bool(self.erase.find(keys, seg.start, seg.end)) or bool(
-                seg_keys & self.erase_verbs and seg_keys & self.erase_objects
+                requested
+                and seg_keys & self.erase_objects
+                and self.erase_wishes.find(keys, seg.start, seg.end)
             )
             access = bool(self.access.find(keys, seg.start, seg.end)) or bool(
                 seg_keys & self.copy_words and seg_keys & self.access_objects
@@ -67,7 +76,16 @@ class Consent(DataComponent):
     def _purposes(self, keys: list[str], clause: Span) -> list[tuple[int, str]]:
         out: list[tuple[int, str]] = []
         prev_end = -2
+        clause_keys = set(keys[clause.start : clause.end])
         for m in self.purposes.find(keys, clause.start, clause.end):
+            if m.end < clause.end and keys[m.end] in self.purpose_compounds:
+                continue  # "tracking number", "partner store"
+            if (
+                m.value == "data_sharing"
+                and keys[m.start] not in self.sharing_verbs
+                and not (clause_keys - set(keys[m.start : m.end])) & self.third_party_words
+            ):
+                continue  # "third parties" without anything being shared
             if m.value == "data_sharing" and keys[m.start] in self.sharing_verbs:
                 window = set(keys[m.end : min(clause.end, m.end + 5)])
                 if not window & self.sharing_objects:

@@ -17,6 +17,7 @@ from spacy.tokens import Doc, Span, Token
 from ..text import PhraseTable, build_table, clauses, doc_keys, segments
 from .base import DataComponent, add_fact, evidence_for, make_fact
 
+VERBAL = ("VERB", "AUX")
 SKIPPABLE_POS = {"DET", "ADJ", "ADP", "PART", "NUM", "ADV", "PRON", "AUX", "CCONJ", "PUNCT"}
 # Symbols that join list items in any language ("poo bags + treats"); the words that do
 # ("and", "as well as") are the interest_joiners group of the language data.
@@ -134,6 +135,12 @@ class Preferences(DataComponent):
         self.clock_pm = frozenset(clock["pm"])
         self.clock_refusing = tuple(clock["refusing"])
         self.clause_break_words = self.clause_breaks()
+        self.possessives = self.words(d["possessives"])
+        self.negation_carriers = self.words(d["negation_carrier_verbs"])
+        self.contrast_follows = self.words(d["contrast_follows"])
+        self.app_contact = self.words(d["app_contact_words"])
+        self.greetings = self.words(d["greetings"])
+        self.interest_verbs = self.words(d["interest_verb_triggers"])
 
     # -- mentions -----------------------------------------------------------------
 
@@ -196,6 +203,8 @@ class Preferences(DataComponent):
                 if hour > 24 or (not ampm and rel in self.clock_needs_am_pm):
                     continue
                 rest = clause.text[m.end() :].lstrip()
+                if rest[:1] in {"+", "%"}:
+                    continue  # "after 20+ years"
                 if not ampm and not m.group("m") and rest[:1].isalpha():
                     continue  # "after 2 wks", "before 3 days"
                 if ampm in self.clock_pm and hour < 12:
@@ -242,7 +251,16 @@ class Preferences(DataComponent):
             negating = keys[c.start] in self.sets["negating_contrast"]
             if not negating and prev is not None:
                 return "negative"
-            if negating and not set(keys[c.end : m.start]) & self.sets["wish_despite_negation"]:
+            between = keys[c.end : m.start]
+            scope_ends = any(
+                doc[i].pos_ == "VERB" and keys[i] not in self.negation_carriers
+                for i in range(c.end, m.start)
+            )
+            if (
+                negating
+                and not scope_ends
+                and not set(between) & self.sets["wish_despite_negation"]
+            ):
                 return "negative"  # "X, not Y", "not to call" ("doesn't mind calls" is positive)
         if m.detail and m.detail.lower().startswith(self.clock_refusing):
             return "negative"  # "not before 9"
@@ -276,13 +294,14 @@ class Preferences(DataComponent):
             wish = w
         neg_before = [n for n in self.negators.find(keys, cs, m.start)]
         if wish is not None:
-            negated = any(n.end <= wish.start for n in neg_before)
+            # the negation must govern the wish: "doesn't want", not "rarely use X so please"
+            negated = any(n.end <= wish.start and wish.start - n.end <= 2 for n in neg_before)
             if keys[wish.start] in self.sets["wish_despite_negation"]:
                 return "positive"
             return "negative" if negated else "positive"
         if m.verb:
-            if neg_before:
-                return "negative"
+            if any(m.start - n.end <= 3 for n in neg_before):
+                return "negative"  # "don't call", "please don't phone him", "not to ring"
             tok = doc[m.start]
             prev_key = keys[m.start - 1] if m.start > cs else ""
             nxt_key = keys[m.end] if m.end < len(doc) else ""
@@ -294,8 +313,10 @@ class Preferences(DataComponent):
             return "positive"
         if neg_before and keys[neg_before[-1].start] in self.sets["rare_negators"]:
             return "negative"
-        if self.positive.find(keys, m.end, ce):
-            return "positive"
+        if set(after[:2]) & self.sets["post_positive"]:
+            return "positive"  # "email is fine", "texts are best"
+        if set(keys[m.end : min(ce, m.end + 3)]) & self.contrast_follows:
+            return "positive"  # "invoiced monthly rather than paying by card"
         return None
 
     def _switch(self, keys: list[str], cs: int, m: Mention) -> str | None:
@@ -433,7 +454,11 @@ class Preferences(DataComponent):
                 and (prv.tag_ == "PRP$" or keys[prv.i] in self.sets["device_words"])
             ):
                 return False  # "her phone", "new phone": the device, not the channel
-            if keys[m.start] in self.weak_channels and not m.verb:
+            possessed = any(t.tag_ == "PRP$" for t in doc[max(clause.start, m.start - 2) : m.start])
+            if not m.verb and possessed and not ctx & self.sets["wish_words"]:
+                return False  # "my yahoo email", "my phone": an account or a device
+            if m.value == "app" and not m.verb and not ctx & self.app_contact:
+                return False  # the app is usually the product, not a channel
                 # "no calls" after "prefers email," borrows the wish of its segment
                 seg_ctx = set(keys[segment.start : segment.end]) if segment is not None else ctx
                 wished = seg_ctx & self.sets["wish_words"]
@@ -443,6 +468,8 @@ class Preferences(DataComponent):
         if m.field == "contact_time":
             if ctx & self.sets["time_context_block"]:
                 return False
+            if m.start > clause.start and keys[m.start - 1] in self.greetings and not m.detail:
+                return False  # "good afternoon"
             if keys[m.start] in self.day_names and not self.contact_words.find(
                 keys, clause.start, clause.end
             ):
@@ -463,7 +490,9 @@ class Preferences(DataComponent):
                 return False
             if keys[m.end - 1] not in self.sets["ambiguous_payment"]:
                 return True
-            return bool(near & self.sets["payment_cues"]) or pol == "negative"
+            contrast_clause = keys[clause.start] in self.sets["negating_contrast"]
+            # "my shark card" is an instrument; "not my personal card" a refusal
+            return bool(near & self.sets["payment_cues"]) or (pol == "negative" and contrast_clause)
         if m.field == "delivery":
             return bool(ctx & self.sets["delivery_cues"]) or pol is not None
         if m.field == "size":
@@ -513,6 +542,9 @@ class Preferences(DataComponent):
             t
             for t in self.interest_triggers.find(keys, cs, ce)
             if not (
+                keys[t.start] in self.interest_verbs and doc[t.start].pos_ not in ("VERB", "AUX")
+            )
+            and not (
                 keys[t.start] in self.modal_triggers
                 and t.start > cs
                 and keys[t.start - 1] in self.modals

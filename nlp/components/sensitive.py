@@ -36,6 +36,10 @@ class Sensitive(DataComponent):
         self.not_personal = build_table(md, {c: True for c in d["not_personal"]})
         # Compared with the next token's lower-cased text, not its key: listed as written.
         self.content_after = frozenset(d["content_after_term"]["words"])
+        rule = d["needs_person_noun"]
+        self.needs_noun = self.words(rule, "terms")
+        self.person_nouns = self.words(rule, "person_nouns")
+        self.copulas = self.words(rule, "copulas")
         self.party = re.compile(d["political_party_regex"])
         self.cues: IdentifierCues = load_cues(lang_dir(str(self.nlp.lang)) / "identifiers.json")
 
@@ -71,6 +75,8 @@ class Sensitive(DataComponent):
                         continue
                 if m.end < len(doc) and doc[m.end].text.lower() in self.content_after:
                     continue
+                if keys[m.start] in self.needs_noun and not self._describes_person(keys, m):
+                    continue
                 end = m.end
                 extend = {"union": self.roles, "political": self.roles}.get(
                     category, self.continuations
@@ -80,6 +86,13 @@ class Sensitive(DataComponent):
                 span = doc[m.start : end]
                 out.append((span.start_char, span.end_char, category, 0.8))
         return out
+
+    def _describes_person(self, keys: list[str], m: Any) -> bool:
+        """'a Black woman', 'she is Black' (not 'black printer', 'white shark card')."""
+        if m.end < len(keys) and keys[m.end] in self.person_nouns:
+            return True
+        before = keys[max(0, m.start - 3) : m.start]
+        return bool(before) and before[-1] in self.copulas and bool(set(before) & self.people)
 
     def _about_animal(self, keys: list[str], start: int, end: int) -> bool:
         """True when the nearest subject word before a health term names an animal."""
