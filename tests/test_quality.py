@@ -65,3 +65,11 @@ def test_independent_holdout_notes_stay_above_their_floor(shared_data: Path) -> 
     assert report["errors"] == 0
     assert report["all"]["f1"] >= 0.8
     assert report["sensitive"]["recall"] >= 0.95
+
+
+def test_real_customer_tweets_do_not_regress(shared_data: Path) -> None:
+    # tests/data/twcs-annotated.jsonl: 200 real customer tweets, annotated independently.
+    report = score(shared_data.parent, str(Path(__file__).parent / "data" / "twcs-annotated.jsonl"))
+    assert report["errors"] == 0
+    assert report["all"]["f1"] >= 0.45
+    assert report["preference"]["fp"] <= 10  # channel mentions are not preferences
