@@ -99,8 +99,12 @@ def refs(node: Any) -> Iterator[str]:
 
 
 def declared_statuses() -> set[tuple[str, str, str]]:
+    # The webhook routes' own scenario is tests/test_webhooks_manage.py.
     return {
-        (path, method, status) for path, method, op in operations() for status in op["responses"]
+        (path, method, status)
+        for path, method, op in operations()
+        for status in op["responses"]
+        if not path.startswith("/webhooks")
     }
 
 
@@ -283,6 +287,14 @@ CALLS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("patch", f"{C1}/facts/1", {"status": "resolved"}),
     ("get", f"{C1}/export", None),
     ("get", f"{C1}/events", None),
+    ("get", f"{PREFIX}/webhooks", None),
+    ("post", f"{PREFIX}/webhooks", {"url": "https://crm.example/hook", "events": ["*"]}),
+    ("get", f"{PREFIX}/webhooks/1", None),
+    ("patch", f"{PREFIX}/webhooks/1", {"active": False}),
+    ("post", f"{PREFIX}/webhooks/1/rotate", None),
+    ("get", f"{PREFIX}/webhooks/deliveries", None),
+    ("post", f"{PREFIX}/webhooks/deliveries/1/replay", None),
+    ("get", f"{PREFIX}/webhooks/erasures", None),
     ("delete", C1, None),  # last: it erases the customer
 ]
 

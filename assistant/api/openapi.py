@@ -12,12 +12,20 @@ from flask import Response
 from . import bp
 
 DOCUMENT_PATH: Final = Path(__file__).with_name("openapi.json")
+# Each package that adds routes under /api/v1 describes them in its own fragment.
+FRAGMENTS: Final = (Path(__file__).parents[1] / "webhooks" / "openapi-fragment.json",)
 
 
 @cache
 def document_bytes() -> bytes:
-    """The document as shipped, read from disk once per process."""
-    return DOCUMENT_PATH.read_bytes()
+    """The document with every fragment merged in, built once per process."""
+    doc: dict[str, Any] = json.loads(DOCUMENT_PATH.read_bytes())
+    for path in FRAGMENTS:
+        fragment = json.loads(path.read_bytes())
+        doc["paths"].update(fragment.get("paths", {}))
+        doc["components"]["schemas"].update(fragment.get("components", {}).get("schemas", {}))
+        doc.setdefault("tags", []).extend(fragment.get("tags", []))
+    return json.dumps(doc, ensure_ascii=False).encode("utf-8")
 
 
 def document() -> dict[str, Any]:

@@ -187,3 +187,145 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m002_webhooks(db: sqlite_utils.Database) -> None:
+    """Outbound webhook subscriptions and deliveries, and the inbound inbox."""
+    db.executescript(
+        """
+        CREATE TABLE webhook_subscriptions (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL,
+            event_types TEXT NOT NULL,          -- JSON list; ["*"] for every type
+            description TEXT,
+            active INTEGER NOT NULL DEFAULT 1,
+            disabled_reason TEXT,
+            start_seq INTEGER NOT NULL,         -- outbox position at creation
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+
+        -- Two secrets are active during a rotation: the old one until expires_at.
+        CREATE TABLE webhook_secrets (
+            id INTEGER PRIMARY KEY,
+            subscription_id INTEGER NOT NULL
+                REFERENCES webhook_subscriptions(id) ON DELETE CASCADE,
+            secret TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT
+        );
+        CREATE INDEX webhook_secrets_subscription ON webhook_secrets(subscription_id);
+
+        -- Every event, in commit order, fed by a trigger in the event's own transaction.
+        -- events.id cannot serve as the cursor: erasure deletes a customer's events, and
+        -- SQLite reuses the ids of deleted rows at the end of a table.
+        CREATE TABLE webhook_outbox (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id INTEGER NOT NULL
+        );
+        CREATE INDEX webhook_outbox_event ON webhook_outbox(event_id);
+        CREATE TRIGGER webhook_outbox_feed AFTER INSERT ON events
+        BEGIN INSERT INTO webhook_outbox (event_id) VALUES (NEW.id); END;
+
+        CREATE TABLE webhook_cursor (
+            name TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL
+        );
+        INSERT INTO webhook_cursor (name, seq) VALUES ('outbox', 0);
+
+        -- One message per event that has subscribers; msg_id is the webhook-id.
+        CREATE TABLE webhook_messages (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            msg_id TEXT NOT NULL UNIQUE,
+            seq INTEGER NOT NULL,
+            event_id INTEGER,                   -- NULL once the event is deleted
+            type TEXT NOT NULL,
+            customer_id TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX webhook_messages_event ON webhook_messages(event_id);
+        CREATE INDEX webhook_messages_type ON webhook_messages(type, customer_id);
+
+        CREATE TABLE webhook_deliveries (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            message_id INTEGER NOT NULL REFERENCES webhook_messages(id) ON DELETE CASCADE,
+            subscription_id INTEGER NOT NULL
+                REFERENCES webhook_subscriptions(id) ON DELETE CASCADE,
+            customer_id TEXT,                   -- the ordering key
+            status TEXT NOT NULL CHECK (
+                status IN ('pending', 'sending', 'delivered', 'dead', 'cancelled')
+            ),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,      -- unix seconds
+            lease_until REAL,                   -- while sending: reclaimable after this
+            claim TEXT,                         -- token of the claim that is sending it
+            last_status INTEGER,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            delivered_at TEXT,
+            UNIQUE (message_id, subscription_id)
+        );
+        CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
+        CREATE INDEX webhook_deliveries_chain
+            ON webhook_deliveries(subscription_id, customer_id, id)
+            WHERE status IN ('pending', 'sending');
+
+        CREATE TABLE webhook_attempts (
+            id INTEGER PRIMARY KEY,
+            delivery_id INTEGER NOT NULL REFERENCES webhook_deliveries(id) ON DELETE CASCADE,
+            attempt INTEGER NOT NULL,
+            at TEXT NOT NULL,
+            status_code INTEGER,
+            error TEXT,
+            duration_ms INTEGER NOT NULL
+        );
+        CREATE INDEX webhook_attempts_delivery ON webhook_attempts(delivery_id);
+
+        -- Erasure deletes a customer's events: their undelivered messages are cancelled
+        -- (never sent after the erasure), and every message of them loses the link and
+        -- the customer id. One in flight keeps its place in the customer's order until
+        -- its attempt ends.
+        CREATE TRIGGER webhook_event_deleted AFTER DELETE ON events
+        BEGIN
+            UPDATE webhook_deliveries
+               SET status = CASE WHEN status IN ('pending', 'dead') THEN 'cancelled'
+                            ELSE status END,
+                   last_error = CASE WHEN status IN ('pending', 'sending', 'dead')
+                                THEN 'event deleted (customer erased)' ELSE last_error END,
+                   customer_id = CASE WHEN status = 'sending' THEN customer_id END,
+                   updated_at = strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')
+             WHERE message_id IN (SELECT id FROM webhook_messages WHERE event_id = OLD.id);
+            UPDATE webhook_messages
+               SET event_id = NULL,
+                   customer_id = CASE WHEN type = 'customer.erased' THEN customer_id END
+             WHERE event_id = OLD.id;
+            DELETE FROM webhook_outbox WHERE event_id = OLD.id;
+        END;
+
+        -- Inbound messages: the dedup key and the raw body, recorded before any work;
+        -- the body is deleted once the message is processed.
+        CREATE TABLE webhook_inbox (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            type TEXT,
+            status TEXT NOT NULL CHECK (
+                status IN ('received', 'processed', 'ignored', 'failed')
+            ),
+            body BLOB,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            customer_id TEXT REFERENCES customers(id) ON DELETE SET NULL,
+            note_id INTEGER REFERENCES notes(id) ON DELETE SET NULL,
+            conversation TEXT,
+            received_at TEXT NOT NULL,
+            processed_at TEXT,
+            UNIQUE (source, message_id)
+        );
+        CREATE INDEX webhook_inbox_received ON webhook_inbox(status, received_at);
+        CREATE INDEX webhook_inbox_conversation ON webhook_inbox(source, conversation)
+            WHERE conversation IS NOT NULL;
+        """
+    )

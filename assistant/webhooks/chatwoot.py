@@ -1,0 +1,105 @@
+"""Chatwoot's webhook payloads to actions. Pure: no database, no network.
+
+Field names follow Chatwoot's documented webhook payloads: `event`, `message_type`
+(`incoming`, `outgoing`, `activity`, `template`, or their numbers 0-3), `private`,
+`content`, `content_type`, `sender`, `conversation` (`id`, `status`, `meta.sender`,
+`contact_inbox.contact_id`), and for contacts `id`, `name`, `email`, `phone_number`,
+`identifier`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .actions import (
+    MAX_ID,
+    Action,
+    ContactUpdate,
+    ConversationStatus,
+    CustomerRef,
+    Ignore,
+    InvalidMessage,
+    Note,
+    text_field,
+)
+
+SOURCE = "chatwoot"
+MESSAGE_TYPES = {0: "incoming", 1: "outgoing", 2: "activity", 3: "template"}
+MAX_CONTENT = 1_000_000
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def contact_ref(contact: dict[str, Any], *, create: bool = True) -> CustomerRef:
+    """A Chatwoot contact as a customer reference (created on first sight)."""
+    external_id = text_field(contact, "id", required=True, limit=MAX_ID)
+    return CustomerRef(
+        external_id=external_id,
+        name=text_field(contact, "name", limit=500),
+        email=text_field(contact, "email", limit=320),
+        phone=text_field(contact, "phone_number", limit=50),
+        identifier=text_field(contact, "identifier", limit=MAX_ID),
+        create=create,
+    )
+
+
+def _conversation_contact(conversation: dict[str, Any]) -> dict[str, Any]:
+    sender = _object(_object(conversation.get("meta")).get("sender"))
+    if sender.get("id") is not None:
+        return sender
+    contact_id = _object(conversation.get("contact_inbox")).get("contact_id")
+    return {"id": contact_id} if contact_id is not None else {}
+
+
+def _message(payload: dict[str, Any]) -> Action:
+    kind = payload.get("message_type")
+    if isinstance(kind, int) and not isinstance(kind, bool):
+        kind = MESSAGE_TYPES.get(kind)
+    private = payload.get("private") is True
+    content = payload.get("content")
+    if payload.get("content_type") not in (None, "text"):
+        return Ignore(f"content_type {str(payload.get('content_type'))[:40]!r}")
+    if not isinstance(content, str) or not content.strip():
+        return Ignore("no text content")
+    if len(content) > MAX_CONTENT:
+        raise InvalidMessage("'content' is too long")
+    conversation = _object(payload.get("conversation"))
+    conversation_id = text_field(conversation, "id", limit=MAX_ID)
+    sender = _object(payload.get("sender"))
+    if private:
+        # A private note: an agent's note about the customer of the conversation.
+        contact = _conversation_contact(conversation)
+        if not contact:
+            raise InvalidMessage("a private note needs conversation.meta.sender")
+        agent_id = text_field(sender, "id", limit=MAX_ID)
+        return Note(
+            contact_ref(contact),
+            content,
+            author=f"chatwoot-agent-{agent_id}" if agent_id else "chatwoot-agent",
+            conversation=conversation_id,
+        )
+    if kind == "incoming":
+        contact = sender if sender.get("type") in (None, "contact") and sender else {}
+        contact = contact or _conversation_contact(conversation)
+        if not contact:
+            raise InvalidMessage("an incoming message needs its sender")
+        return Note(contact_ref(contact), content, author="customer", conversation=conversation_id)
+    return Ignore(f"{kind or 'unknown'} message (agent replies are not customer statements)")
+
+
+def interpret(payload: Any) -> Action:
+    """The action a Chatwoot webhook asks for; events Trustline does not use are ignored."""
+    if not isinstance(payload, dict):
+        raise InvalidMessage("the body must be a JSON object")
+    event = payload.get("event")
+    if event == "message_created":
+        return _message(payload)
+    if event in ("contact_created", "contact_updated"):
+        return ContactUpdate(contact_ref(payload))
+    if event == "conversation_status_changed":
+        conversation_id = text_field(payload, "id", required=True, limit=MAX_ID)
+        status = text_field(payload, "status", required=True, limit=40)
+        return ConversationStatus(conversation_id, status)
+    return Ignore(f"event {str(event)[:60]!r} is not handled")

@@ -1,0 +1,139 @@
+"""POST /webhooks/in/<source>: inbound webhooks from CRMs, verified, deduplicated, recorded.
+
+Order of checks: known source (404), size (413), signature and timestamp (401), JSON
+(400), message shape (422), duplicate (200), references (422, 409); only then is the
+message recorded and answered 202. The work happens after the answer is sent (and,
+should that fail, in the worker). Neither bodies nor secrets are ever logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+
+from ..api.errors import problem
+from ..engine import get_extractor, get_policy
+from ..store.db import get_db, row
+from . import inbox
+from .actions import Ignore, InvalidMessage
+from .config import CHATWOOT, InboundConfig
+from .errors import WebhookError
+from .signing import MAX_MESSAGE_ID, VerificationError, verify_chatwoot, verify_standard
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhooks_in", __name__, url_prefix="/webhooks/in")
+CONFIG_KEY = "trustline.webhooks.inbound"
+
+
+def _problem(status: int, code: str, detail: str) -> Response:
+    resp = problem(status, code, detail)
+    resp.headers.pop("WWW-Authenticate", None)  # not an API-key endpoint
+    return resp
+
+
+@bp.errorhandler(WebhookError)
+def webhook_error(exc: WebhookError) -> Response:
+    return _problem(exc.status, exc.code, exc.message)
+
+
+def _body(limit: int) -> bytes:
+    if (request.content_length or 0) > limit:
+        raise WebhookError(413, "payload_too_large", f"the body is larger than {limit} bytes")
+    data = request.stream.read(limit + 1)
+    if len(data) > limit:
+        raise WebhookError(413, "payload_too_large", f"the body is larger than {limit} bytes")
+    return data
+
+
+def _verify(source: str, body: bytes, config: InboundConfig) -> str:
+    """The message's dedup key, once the request proved authentic and fresh."""
+    now = datetime.now(UTC)
+    if source == CHATWOOT:
+        stamp = request.headers.get("X-Chatwoot-Timestamp")
+        verify_chatwoot(
+            body,
+            request.headers.get("X-Chatwoot-Signature"),
+            stamp,
+            config.chatwoot_secrets,
+            now=now,
+            tolerance=config.tolerance_seconds,
+        )
+        delivery = request.headers.get("X-Chatwoot-Delivery", "").strip()
+        if delivery and len(delivery) <= MAX_MESSAGE_ID:
+            return delivery
+        # Without a delivery id, an exact replay of the signed request is the duplicate.
+        return "sha256:" + hashlib.sha256(f"{stamp}.".encode() + body).hexdigest()
+    return verify_standard(
+        body,
+        dict(request.headers),
+        config.sources[source],
+        now=now,
+        tolerance=config.tolerance_seconds,
+    )
+
+
+def _process_later(app: Flask, inbox_id: int) -> None:
+    """Runs once the answer is sent; a failure leaves the message for the worker."""
+    with app.app_context():
+        try:
+            inbox.process(get_db(), get_extractor(), get_policy(), inbox_id)
+        except Exception:
+            log.exception("inbound message %s left for the worker", inbox_id)
+
+
+def _duplicate(inbox_id: int, status: str) -> Response:
+    resp = jsonify(status="duplicate", id=inbox_id, first_copy=status)
+    resp.status_code = 200
+    return resp
+
+
+@bp.post("/<source>")
+def receive(source: str) -> Response:
+    config: InboundConfig = current_app.extensions[CONFIG_KEY]
+    if not config.known(source):
+        return _problem(404, "unknown_source", "no inbound webhook source of that name")
+    body = _body(config.max_bytes)
+    try:
+        message_id = _verify(source, body, config)
+    except VerificationError as exc:
+        log.warning("inbound %s: rejected (%s)", source, exc)
+        return _problem(
+            401,
+            "invalid_signature",
+            "not signed with this source's secret, or the timestamp is stale",
+        )
+    try:
+        payload: Any = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return _problem(400, "invalid_json", "the body is not valid JSON")
+    try:
+        action = inbox.interpret(source, payload)
+    except InvalidMessage as exc:
+        return _problem(422, "invalid_message", str(exc))
+    db = get_db()
+    seen = row(
+        db,
+        "SELECT id, status FROM webhook_inbox WHERE source = ? AND message_id = ?",
+        [source, message_id],
+    )
+    if seen is not None:
+        return _duplicate(seen["id"], seen["status"])
+    inbox.precheck(
+        db, get_policy(), source, action, int(current_app.config["TRUSTLINE_MAX_TEXT_CHARS"])
+    )
+    ignored = isinstance(action, Ignore)
+    inbox_id, new, status = inbox.record(db, source, message_id, body, payload, ignored=ignored)
+    if not new:
+        return _duplicate(inbox_id, status)
+    log.info("inbound %s message %s recorded (%s)", source, inbox_id, status)
+    resp = jsonify(status="ignored" if ignored else "accepted", id=inbox_id)
+    resp.status_code = 202
+    if not ignored:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        resp.call_on_close(lambda: _process_later(app, inbox_id))
+    return resp

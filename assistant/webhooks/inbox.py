@@ -1,0 +1,398 @@
+"""The inbound inbox: record a message with its dedup key, then process it once.
+
+`record` stores the raw message and its (source, webhook-id) key in one transaction
+before any work, so the sender can get its 2xx at once. `process` then carries the
+message out and marks it processed in a single transaction of its own: a crash between
+the two leaves a `received` row that the worker processes later (`drain`), and a
+message is never applied twice. The raw body is deleted once processed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlite_utils
+
+from nlp import ExtractionResult, Extractor, TrustlineNLPError
+
+from .. import profile as domain
+from ..policy import Policy
+from ..profile import Identity, ProfileError
+from ..store import audit
+from ..store.db import row, rows, writing
+from . import chatwoot, messages
+from .actions import (
+    Action,
+    ConsentChange,
+    ContactUpdate,
+    ConversationStatus,
+    CustomerRef,
+    Ignore,
+    InvalidMessage,
+    LinkIdentity,
+    Note,
+    UnlinkIdentity,
+)
+from .errors import WebhookError
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 5  # a message failing this often for unexpected reasons is set aside
+STATUSES = ("received", "processed", "ignored", "failed")
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def interpret(source: str, payload: Any) -> Action:
+    """The action a message of `source` asks for (raises InvalidMessage)."""
+    if source == chatwoot.SOURCE:
+        return chatwoot.interpret(payload)
+    return messages.interpret(payload)
+
+
+def _type_of(source: str, payload: Any) -> str | None:
+    key = "event" if source == chatwoot.SOURCE else "type"
+    value = payload.get(key) if isinstance(payload, dict) else None
+    return str(value)[:100] if value is not None else None
+
+
+# -- before recording: what can be refused while the sender still waits ----------------
+
+
+def precheck(
+    db: sqlite_utils.Database, policy: Policy, source: str, action: Action, max_chars: int
+) -> None:
+    """Refuse what would surely fail later: unknown customers, purposes (422), texts over
+    the extractor's limit (422), an identity owned by another customer (409). Chatwoot
+    contacts are created on first sight."""
+    if isinstance(action, Note) and len(action.text) > max_chars:
+        raise WebhookError(422, "text_too_long", f"the text is longer than {max_chars} characters")
+    if isinstance(action, ConsentChange):
+        known = action.purpose in policy.purposes or (
+            action.purpose == "all" and action.status != "granted"
+        )
+        if not known:
+            raise WebhookError(422, "unknown_purpose", f"unknown purpose {action.purpose!r}")
+    if isinstance(action, LinkIdentity):
+        owner = domain.resolve_identity(db, source, action.external_id)
+        if owner is not None and owner != action.customer.customer_id:
+            raise WebhookError(
+                409, "identity_conflict", "that external id belongs to another customer"
+            )
+    ref: CustomerRef | None = None
+    if isinstance(action, Note | ConsentChange | UnlinkIdentity):
+        ref = action.customer
+    if ref is not None and not ref.create and _find(db, source, ref) is None:
+        raise WebhookError(422, "unknown_customer", "no such customer (link the identity first)")
+
+
+def _find(db: sqlite_utils.Database, source: str, ref: CustomerRef) -> str | None:
+    if ref.customer_id is not None:
+        found = row(db, "SELECT id FROM customers WHERE id = ?", [ref.customer_id])
+        return found["id"] if found else None
+    if ref.external_id is not None:
+        return domain.resolve_identity(db, source, ref.external_id)
+    return None
+
+
+# -- recording -----------------------------------------------------------------------------
+
+
+def record(
+    db: sqlite_utils.Database,
+    source: str,
+    message_id: str,
+    body: bytes,
+    payload: Any,
+    *,
+    ignored: bool = False,
+    now: datetime | None = None,
+) -> tuple[int, bool, str]:
+    """Store the message under its dedup key; returns (id, new, status).
+
+    A duplicate stores nothing and returns the first copy's id and status. A message
+    that will be ignored keeps only its key, never its body.
+    """
+    at = _iso(now or datetime.now(UTC))
+    with writing(db):
+        found = row(
+            db,
+            "SELECT id, status FROM webhook_inbox WHERE source = ? AND message_id = ?",
+            [source, message_id],
+        )
+        if found is not None:
+            return int(found["id"]), False, str(found["status"])
+        status = "ignored" if ignored else "received"
+        cur = db.execute(
+            "INSERT INTO webhook_inbox (source, message_id, type, status, body, received_at, "
+            "processed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                source,
+                message_id,
+                _type_of(source, payload),
+                status,
+                None if ignored else body,
+                at,
+                at if ignored else None,
+            ],
+        )
+    return int(cur.lastrowid or 0), True, status
+
+
+# -- processing ----------------------------------------------------------------------------
+
+
+def _customer(db: sqlite_utils.Database, source: str, ref: CustomerRef, actor: str) -> str:
+    """The customer `ref` names; a Chatwoot contact seen first is linked or created."""
+    found = _find(db, source, ref)
+    if found is not None:
+        return found
+    if ref.external_id is None or not ref.create:
+        raise ProfileError(404, "unknown_customer", "no such customer")
+    identity = Identity(source, ref.external_id)
+    vouched = bool(
+        ref.identifier and row(db, "SELECT id FROM customers WHERE id = ?", [ref.identifier])
+    )
+    customer_id = ref.identifier if vouched and ref.identifier else f"{source}-{ref.external_id}"
+    domain.upsert_customer(
+        db,
+        customer_id,
+        actor=actor,
+        name=None if vouched else ref.name,
+        email=ref.email,
+        phone=ref.phone,
+        identities=[identity],
+    )
+    return customer_id
+
+
+def _resolve_conversation(
+    db: sqlite_utils.Database, source: str, action: ConversationStatus, actor: str
+) -> dict[str, Any]:
+    """A resolved conversation resolves the complaints raised in its messages."""
+    if action.status != "resolved":
+        return {}
+    notes = [
+        r["note_id"]
+        for r in rows(
+            db,
+            "SELECT note_id FROM webhook_inbox WHERE source = ? AND conversation = ? "
+            "AND note_id IS NOT NULL",
+            [source, action.conversation],
+        )
+    ]
+    resolved = []
+    for fact in rows(
+        db,
+        "SELECT id, customer_id FROM facts WHERE kind = 'complaint' AND status = 'open' "
+        "AND removed_at IS NULL AND note_id IN (SELECT value FROM json_each(?))",
+        [json.dumps(notes)],
+    ):
+        domain.set_complaint_status(db, fact["customer_id"], fact["id"], "resolved", actor=actor)
+        resolved.append(fact["id"])
+    return {"resolved_complaints": resolved}
+
+
+def apply(
+    db: sqlite_utils.Database,
+    extractor: Extractor,
+    policy: Policy,
+    source: str,
+    action: Action,
+    *,
+    message_id: str,
+    result: ExtractionResult | None = None,
+) -> dict[str, Any]:
+    """Carry out one action (inside the caller's transaction); returns what to remember
+    about it (customer, note, conversation)."""
+    actor = source
+    if isinstance(action, Ignore):
+        return {}
+    if isinstance(action, Note):
+        customer_id = _customer(db, source, action.customer, actor)
+        stored = domain.ingest_note(
+            db,
+            extractor,
+            policy,
+            customer_id,
+            action.text,
+            agent=action.author,
+            source=source,
+            result=result,
+        )
+        return {
+            "customer_id": customer_id,
+            "note_id": stored["note"]["id"],
+            "conversation": action.conversation,
+        }
+    if isinstance(action, ContactUpdate):
+        customer_id = _customer(db, source, action.customer, actor)
+        domain.upsert_customer(
+            db, customer_id, actor=actor, email=action.customer.email, phone=action.customer.phone
+        )
+        return {"customer_id": customer_id}
+    if isinstance(action, LinkIdentity):
+        linked = action.customer.customer_id
+        assert linked is not None
+        domain.upsert_customer(
+            db, linked, actor=actor, identities=[Identity(source, action.external_id)]
+        )
+        return {"customer_id": linked}
+    if isinstance(action, UnlinkIdentity):
+        customer_id = _customer(db, source, action.customer, actor)
+        cur = db.execute(
+            "DELETE FROM identities WHERE customer_id = ? AND source = ? AND external_id = ?",
+            [customer_id, source, action.external_id],
+        )
+        if cur.rowcount:
+            audit.append(
+                db,
+                at=_iso(datetime.now(UTC)),
+                actor=actor,
+                action="identity.unlinked",
+                subject=customer_id,
+                details={"source": source},
+            )
+        return {"customer_id": customer_id}
+    if isinstance(action, ConsentChange):
+        customer_id = _customer(db, source, action.customer, actor)
+        effective = datetime.fromisoformat(action.effective_from) if action.effective_from else None
+        domain.record_consent(
+            db,
+            policy,
+            customer_id,
+            purpose=action.purpose,
+            status=action.status,
+            channel=action.channel,
+            actor=actor,
+            source="crm",
+            method="preference_centre",
+            evidence={"source": source, "webhook_id": message_id, **action.evidence},
+            effective_from=effective,
+        )
+        return {"customer_id": customer_id}
+    return _resolve_conversation(db, source, action, actor)
+
+
+def process(
+    db: sqlite_utils.Database,
+    extractor: Extractor,
+    policy: Policy,
+    inbox_id: int,
+    *,
+    now: datetime | None = None,
+) -> str:
+    """Process one recorded message exactly once; returns its status afterwards.
+
+    Errors the message itself causes (an unknown customer, a conflicting identity) mark
+    it failed; anything else (a locked database, a crash) leaves it `received` for the
+    worker to try again, at most MAX_ATTEMPTS times.
+    """
+    at = _iso(now or datetime.now(UTC))
+    found = row(db, "SELECT * FROM webhook_inbox WHERE id = ?", [inbox_id])
+    if found is None or found["status"] != "received":
+        return str(found["status"]) if found else "missing"
+    source = str(found["source"])
+    with writing(db):
+        db.execute("UPDATE webhook_inbox SET attempts = attempts + 1 WHERE id = ?", [inbox_id])
+    error: str | None = None
+    action: Action | None = None
+    result: ExtractionResult | None = None
+    try:
+        action = interpret(source, json.loads(bytes(found["body"]).decode("utf-8")))
+        if isinstance(action, Note):
+            result = extractor.extract(action.text)  # the slow part, outside the transaction
+    except (InvalidMessage, ValueError, TrustlineNLPError) as exc:
+        error = f"invalid: {exc}"[:500]
+    with writing(db):
+        current = row(db, "SELECT status FROM webhook_inbox WHERE id = ?", [inbox_id])
+        if current is None or current["status"] != "received":
+            return str(current["status"]) if current else "missing"  # another worker won
+        remembered: dict[str, Any] = {}
+        if error is None and action is not None:
+            try:
+                with db.atomic():
+                    remembered = apply(
+                        db,
+                        extractor,
+                        policy,
+                        source,
+                        action,
+                        message_id=str(found["message_id"]),
+                        result=result,
+                    )
+            except ProfileError as exc:
+                error = f"{exc.code}: {exc.message}"[:500]
+        status = "failed" if error else ("ignored" if isinstance(action, Ignore) else "processed")
+        db.execute(
+            "UPDATE webhook_inbox SET status = ?, body = NULL, error = ?, processed_at = ?, "
+            "customer_id = ?, note_id = ?, conversation = ? WHERE id = ?",
+            [
+                status,
+                error,
+                at,
+                remembered.get("customer_id"),
+                remembered.get("note_id"),
+                remembered.get("conversation"),
+                inbox_id,
+            ],
+        )
+    log.info("inbound %s message %s: %s", source, inbox_id, status)
+    return status
+
+
+def drain(
+    db: sqlite_utils.Database,
+    extractor_of: Callable[[], Extractor],
+    policy: Policy,
+    *,
+    older_than: float,
+    limit: int = 50,
+    now: datetime | None = None,
+) -> int:
+    """Process messages left `received` for more than `older_than` seconds (their request
+    died before processing them); returns how many were taken up."""
+    when = now or datetime.now(UTC)
+    cutoff = _iso(when - timedelta(seconds=older_than))
+    waiting = rows(
+        db,
+        "SELECT id, attempts FROM webhook_inbox WHERE status = 'received' AND received_at < ? "
+        "ORDER BY id LIMIT ?",
+        [cutoff, limit],
+    )
+    for item in waiting:
+        if item["attempts"] >= MAX_ATTEMPTS:
+            with writing(db):
+                db.execute(
+                    "UPDATE webhook_inbox SET status = 'failed', body = NULL, error = ?, "
+                    "processed_at = ? WHERE id = ? AND status = 'received'",
+                    [f"gave up after {MAX_ATTEMPTS} attempts", _iso(when), item["id"]],
+                )
+            continue
+        try:
+            process(db, extractor_of(), policy, item["id"], now=when)
+        except Exception:  # one bad message must not stop the worker
+            log.exception("inbound message %s could not be processed", item["id"])
+    return len(waiting)
+
+
+def listing(
+    db: sqlite_utils.Database, *, status: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Inbound messages, newest first, without their bodies."""
+    if status is not None and status not in STATUSES:
+        raise WebhookError(400, "invalid_status", f"status is one of {', '.join(STATUSES)}")
+    sql = (
+        "SELECT id, source, message_id, type, status, attempts, error, customer_id, note_id, "
+        "conversation, received_at, processed_at FROM webhook_inbox"
+    )
+    params: list[Any] = []
+    if status is not None:
+        sql += " WHERE status = ?"
+        params.append(status)
+    return rows(db, sql + " ORDER BY id DESC LIMIT ?", [*params, max(1, min(limit, 1000))])

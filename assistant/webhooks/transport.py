@@ -1,0 +1,188 @@
+"""One HTTP POST to a webhook target: checked addresses, hard timeouts, no redirects.
+
+The standard library's http.client follows no redirects and uses no proxy. The
+connection goes to an address that passed the SSRF check, with the URL's host in the
+Host header and in TLS (SNI and certificate check).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+from .network import Network, RefusedAddress, Resolver, checked_addresses, system_resolver
+
+MAX_RESPONSE_BYTES = 65_536  # read (and ignore) at most this much of an answer
+USER_AGENT = "Trustline-Webhooks/1"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one attempt got: an HTTP status, or an error (never the answer's body)."""
+
+    status: int | None
+    error: str | None = None
+    retry_after: float | None = None  # seconds, from a Retry-After header
+    duration: float = 0.0
+    refused: bool = False  # the SSRF guard stopped it before any connection
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+class _Pinned:
+    """Connect to addresses already checked, trying each in turn."""
+
+    host: str
+    port: int
+    timeout: float | None
+    sock: socket.socket | None
+    addresses: Sequence[str]
+    read_timeout: float
+
+    def _open(self) -> socket.socket:
+        last: OSError | None = None
+        for address in self.addresses:
+            try:
+                sock = socket.create_connection((address, self.port), self.timeout)
+            except OSError as exc:
+                last = exc
+                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.settimeout(self.read_timeout)
+            return sock
+        assert last is not None
+        raise last
+
+    aborted = False
+
+    def abort(self) -> None:
+        """Cut the exchange short (called by the deadline timer)."""
+        self.aborted = True
+        sock = self.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class PinnedHTTPConnection(_Pinned, http.client.HTTPConnection):
+    def __init__(
+        self, host: str, port: int, addresses: Sequence[str], connect: float, read: float
+    ) -> None:
+        http.client.HTTPConnection.__init__(self, host, port, timeout=connect)
+        self.addresses, self.read_timeout = addresses, read
+
+    def connect(self) -> None:
+        self.sock = self._open()
+
+
+class PinnedHTTPSConnection(_Pinned, http.client.HTTPSConnection):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        addresses: Sequence[str],
+        connect: float,
+        read: float,
+        context: ssl.SSLContext,
+    ) -> None:
+        http.client.HTTPSConnection.__init__(self, host, port, timeout=connect, context=context)
+        self.addresses, self.read_timeout, self.tls = addresses, read, context
+
+    def connect(self) -> None:
+        self.sock = self.tls.wrap_socket(self._open(), server_hostname=self.host)
+
+
+_TLS = ssl.create_default_context()
+
+
+def post(
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    connect_timeout: float,
+    read_timeout: float,
+    allowed: Sequence[Network],
+    resolve: Resolver = system_resolver,
+    tls: ssl.SSLContext | None = None,
+) -> Outcome:
+    """POST `body` to `url`; never raises for network trouble, returns an Outcome.
+
+    `tls` replaces the default context (system CAs, hostname checked).
+    """
+    started = time.monotonic()
+
+    def done(
+        status: int | None,
+        error: str | None,
+        *,
+        retry_after: float | None = None,
+        refused: bool = False,
+    ) -> Outcome:
+        return Outcome(status, error, retry_after, time.monotonic() - started, refused)
+
+    parts = urlsplit(url)
+    host = parts.hostname
+    if parts.scheme not in ("http", "https") or not host:
+        return done(None, "not an http(s) URL")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return done(None, "invalid port")
+    try:
+        addresses = checked_addresses(host, port, allowed, resolve)
+    except RefusedAddress as exc:
+        return done(None, str(exc), refused=True)
+    except OSError as exc:
+        return done(None, str(exc))
+    conn: PinnedHTTPConnection | PinnedHTTPSConnection
+    if parts.scheme == "https":
+        context = tls or _TLS
+        conn = PinnedHTTPSConnection(host, port, addresses, connect_timeout, read_timeout, context)
+    else:
+        conn = PinnedHTTPConnection(host, port, addresses, connect_timeout, read_timeout)
+    # A slow target could drip one byte per read timeout forever: a timer ends the
+    # whole exchange after connect + read timeout.
+    deadline = threading.Timer(connect_timeout + read_timeout, conn.abort)
+    deadline.daemon = True
+    deadline.start()
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        conn.request("POST", target, body=body, headers={"User-Agent": USER_AGENT, **headers})
+        resp = conn.getresponse()
+        resp.read(MAX_RESPONSE_BYTES)
+        if conn.aborted:  # a cut-off answer can look complete
+            return done(None, "timed out")
+        retry_after = parse_retry_after(resp.getheader("Retry-After"), time.time())
+        return done(resp.status, None, retry_after=retry_after)
+    except TimeoutError:
+        return done(None, "timed out")
+    except (OSError, http.client.HTTPException) as exc:
+        if conn.aborted:
+            return done(None, "timed out")
+        return done(None, f"{type(exc).__name__}: {exc}"[:300])
+    finally:
+        deadline.cancel()
+        conn.close()

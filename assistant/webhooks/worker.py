@@ -1,0 +1,177 @@
+"""The delivery worker: outbox to deliveries, attempts in parallel, results recorded.
+
+One loop owns the database connection; sender threads only do HTTP. It wakes when
+another connection commits (PRAGMA data_version changes), when a retry or lease falls
+due, or when an attempt ends. It also takes up inbound messages whose request died
+before processing them, and applies the retention. Stopping it at any moment, even with
+SIGKILL, loses nothing: claims run out and are taken again.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sqlite3
+import threading
+import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime
+
+import sqlite_utils
+from flask import Flask
+
+from ..engine import get_extractor, get_policy
+from ..store.db import connect, database_path, row
+from . import deliveries, inbox, outbox
+from .config import DeliveryConfig, delivery_config
+from .network import Resolver, system_resolver
+from .outbox import Claim
+from .signing import outbound_headers
+from .transport import Outcome, post
+
+log = logging.getLogger(__name__)
+INBOX_GRACE_SECONDS = 30.0  # a request normally processes its message within this
+INBOX_EVERY = 5.0
+PRUNE_EVERY = 3600.0
+CONFIG_KEY = "trustline.webhooks.delivery"
+
+
+class Worker:
+    """Delivers webhooks for one app (its settings and database)."""
+
+    def __init__(
+        self,
+        app: Flask,
+        *,
+        config: DeliveryConfig | None = None,
+        resolve: Resolver = system_resolver,
+        inbox_grace: float = INBOX_GRACE_SECONDS,
+    ) -> None:
+        self.app = app
+        self.config = config or app.extensions.get(CONFIG_KEY) or delivery_config(app.config)
+        self.resolve = resolve
+        self.inbox_grace = inbox_grace
+
+    def send(self, claim: Claim) -> Outcome:
+        """One attempt: sign now (a fresh timestamp each time) and POST."""
+        try:
+            headers = outbound_headers(claim.msg_id, claim.body, claim.secrets, datetime.now(UTC))
+            return post(
+                claim.url,
+                claim.body.encode("utf-8"),
+                headers,
+                connect_timeout=self.config.connect_timeout,
+                read_timeout=self.config.read_timeout,
+                allowed=self.config.allowed_networks,
+                resolve=self.resolve,
+            )
+        except Exception as exc:  # a bug here must not lose the claim's outcome
+            log.exception("delivery %s: attempt failed inside Trustline", claim.delivery_id)
+            return Outcome(None, f"internal error: {type(exc).__name__}")
+
+    def _idle(self, db: sqlite_utils.Database) -> bool:
+        waiting = row(
+            db,
+            "SELECT (SELECT count(*) FROM webhook_outbox) + "
+            "(SELECT count(*) FROM webhook_deliveries d JOIN webhook_subscriptions s "
+            "ON s.id = d.subscription_id WHERE d.status IN ('pending', 'sending') "
+            "AND s.active = 1) + "
+            "(SELECT count(*) FROM webhook_inbox WHERE status = 'received') AS n",
+        )
+        return waiting is None or waiting["n"] == 0
+
+    def run(
+        self,
+        stop: threading.Event,
+        *,
+        until_idle: bool = False,
+        timeout: float | None = None,
+    ) -> None:
+        """Deliver until `stop` is set (or, with `until_idle`, until nothing is left to
+        do; `timeout` bounds the run in seconds). In-flight attempts finish first."""
+        ends = time.monotonic() + timeout if timeout is not None else math.inf
+        db = connect(database_path(self.app))
+        width = self.config.concurrency
+        pool = ThreadPoolExecutor(width, thread_name_prefix="webhook-send")
+        in_flight: dict[Future[Outcome], Claim] = {}
+        ready: deque[Claim] = deque()  # claimed, waiting for a free sender
+        seen_version = -1
+        wake_at = 0.0
+        last_inbox = last_prune = 0.0
+        try:
+            with self.app.app_context():
+                while not stop.is_set() and time.monotonic() < ends:
+                    try:
+                        now = time.time()
+                        version = int(db.execute("PRAGMA data_version").fetchone()[0])
+                        if version != seen_version or now >= wake_at:
+                            seen_version = version
+                            while outbox.fan_out(db, now=now):
+                                pass
+                            # Claim in batches (up to twice the senders) to keep
+                            # transactions few; a claim waits at most one exchange.
+                            want = 2 * width - len(in_flight) - len(ready)
+                            if len(ready) < width and want > 0:
+                                got = outbox.claim(
+                                    db, limit=want, lease=self.config.lease_seconds, now=now
+                                )
+                                ready.extend(got)
+                                due = outbox.next_due(db) if len(got) < want else None
+                                wake_at = min(due if due is not None else math.inf, now + 1.0)
+                        while ready and len(in_flight) < width:
+                            claimed = ready.popleft()
+                            in_flight[pool.submit(self.send, claimed)] = claimed
+                        if now - last_inbox >= INBOX_EVERY:
+                            last_inbox = now
+                            inbox.drain(
+                                db, get_extractor, get_policy(), older_than=self.inbox_grace
+                            )
+                        if now - last_prune >= PRUNE_EVERY:
+                            last_prune = now
+                            deliveries.prune(db, retention_days=self.config.retention_days)
+                        if in_flight:
+                            done, _ = wait(
+                                in_flight,
+                                timeout=self.config.poll_interval,
+                                return_when=FIRST_COMPLETED,
+                            )
+                            if done:
+                                results = [(in_flight.pop(f), f.result()) for f in done]
+                                outbox.settle(db, results, self.config, now=time.time())
+                                wake_at = 0.0  # a chain may have moved on
+                        elif until_idle and self._idle(db):
+                            break
+                        else:
+                            stop.wait(self.config.poll_interval)
+                    except sqlite3.OperationalError:
+                        log.exception("webhook worker: database busy, retrying")
+                        stop.wait(1.0)
+                    except Exception:  # keep delivering: the state is in the database
+                        log.exception("webhook worker: unexpected error, retrying")
+                        stop.wait(1.0)
+                # On a clean stop, attempts in flight end and are recorded, and claims
+                # not yet sent go back at once (a killed worker's wait for their lease).
+                if in_flight:
+                    done, _ = wait(in_flight, timeout=self.config.lease_seconds)
+                    results = [(in_flight.pop(f), f.result()) for f in done]
+                    if results:
+                        outbox.settle(db, results, self.config, now=time.time())
+                outbox.release(db, list(ready))
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+            db.conn.close()
+
+
+def start_worker_thread(app: Flask) -> threading.Thread | None:
+    """Run the worker in a daemon thread of this process when TRUSTLINE_WEBHOOK_WORKER
+    is on (as `trustline serve` does); returns the thread, or None."""
+    if not app.config.get("TRUSTLINE_WEBHOOK_WORKER"):
+        return None
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=Worker(app).run, args=(stop,), name="webhook-worker", daemon=True
+    )
+    thread.start()
+    app.extensions["trustline.webhooks.worker"] = (thread, stop)
+    return thread
