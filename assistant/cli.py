@@ -293,19 +293,33 @@ def serve(host: str, port: int) -> None:
     if not settings.BY_NAME["TRUSTLINE_API_KEY_HASHES"].read():
         dev_key = new_key()
         os.environ["TRUSTLINE_API_KEY_HASHES"] = hash_key(dev_key)
+    # The demo agent desktop is on unless TRUSTLINE_DEMO says otherwise (docs/sidebar.md).
+    os.environ.setdefault("TRUSTLINE_DEMO", "1")
     app = create_app()
     try:
         preload(app)
     except TrustlineNLPError as exc:
         raise click.ClickException(str(exc)) from exc
+    from .sidebar.demo import seed_app
+
+    seeded = seed_app(app)
     url = f"http://{host}:{port}/"
     click.echo(f"Trustline is running at {url}  (health: {url}healthz)")
+    if app.config["TRUSTLINE_DEMO"]:
+        click.echo(
+            f"Demo agent desktop: {url} (three demo customers"
+            + (", just seeded" if seeded else "")
+            + "). Set TRUSTLINE_DEMO=0 on a server others can reach."
+        )
     if dev_key:
         click.echo(
             "API key for this run (set TRUSTLINE_API_KEY_HASHES to keep your own):\n"
             f"  curl -H 'Authorization: Bearer {dev_key}' -H 'Content-Type: application/json' "
             f'-d \'{{"text": "cust prefers email"}}\' {url}api/v1/extract'
         )
+    from .webhooks.worker import start_worker_thread
+
+    start_worker_thread(app)  # delivers webhooks when TRUSTLINE_WEBHOOK_WORKER is on
     run_simple(host, port, app, threaded=True, use_reloader=False)
 
 

@@ -1,7 +1,86 @@
-"""Settings of the sidebar (merged into assistant.settings.SETTINGS)."""
+"""Settings of the sidebar (merged into assistant.settings.SETTINGS). See docs/sidebar.md."""
 
 from __future__ import annotations
 
 from ..settings_table import Setting
 
-SETTINGS: tuple[Setting, ...] = ()
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "TRUSTLINE_LAUNCH_SECRETS",
+        "",
+        "Per-host HS256 secrets for sidebar launch tokens, as ISSUER=SECRET pairs separated by "
+        "commas (e.g. 'chatwoot=...,crm=...'). The token's `iss` claim picks the secret; each "
+        "secret must be at least 32 characters. Empty: only the demo host (TRUSTLINE_DEMO) can "
+        "launch the sidebar.",
+    ),
+    Setting(
+        "TRUSTLINE_LAUNCH_AUDIENCE",
+        "trustline-sidebar",
+        "The `aud` claim every sidebar launch token must carry.",
+    ),
+    Setting(
+        "TRUSTLINE_LAUNCH_MAX_AGE",
+        300,
+        "Longest lifetime of a launch token in seconds (exp - iat); longer-lived tokens are "
+        "refused, so a leaked launch link is useless within minutes.",
+    ),
+    Setting(
+        "TRUSTLINE_SECRET_KEY",
+        "",
+        "Key that signs sidebar sessions (Flask SECRET_KEY). Empty: one is generated on first "
+        "start and kept in the instance folder (instance/secret_key, mode 0600); set it "
+        "explicitly when several servers share the sessions.",
+    ),
+    Setting(
+        "TRUSTLINE_SESSION_MAX_AGE",
+        43_200,
+        "Lifetime of a sidebar session in seconds (default 12 hours: one shift). The host "
+        "launches a new session with a fresh token after that.",
+    ),
+    Setting(
+        "TRUSTLINE_FRAME_ANCESTORS",
+        "'self'",
+        "CSP frame-ancestors sources allowed to frame the sidebar, space-separated (e.g. "
+        "\"'self' https://app.chatwoot.com\"). No X-Frame-Options header is sent.",
+    ),
+    Setting(
+        "TRUSTLINE_HOST_ORIGINS",
+        "",
+        "Origins of the host applications whose postMessage context the sidebar accepts "
+        "(Chatwoot appContext, generic trustline:context), space- or comma-separated, e.g. "
+        "'https://app.chatwoot.com'. Messages from any other origin are ignored. The demo "
+        "desktop's own origin is added when TRUSTLINE_DEMO is on.",
+    ),
+    Setting(
+        "TRUSTLINE_CREATE_CUSTOMER_ROLES",
+        "supervisor",
+        "Sidebar roles (agent, supervisor), comma-separated, allowed to create a customer "
+        "for a host contact Trustline does not know yet.",
+    ),
+    Setting(
+        "TRUSTLINE_DEMO",
+        False,
+        "Serve the demo agent desktop at / (three demo customers, signed with a demo host "
+        "secret) and seed its customers at start-up. Off by default, on under "
+        "`trustline serve` unless set. Demo sessions only see demo customers; turn it off "
+        "(TRUSTLINE_DEMO=0) on any server reachable by others.",
+    ),
+    Setting(
+        "TRUSTLINE_SSE_POLL_MS",
+        250,
+        "How often, in milliseconds, each open event stream (/customers/<id>/stream) polls "
+        "the events table for new events.",
+    ),
+    Setting(
+        "TRUSTLINE_SSE_HEARTBEAT_SECONDS",
+        15,
+        "Seconds between heartbeat comments on an idle event stream (keeps proxies from "
+        "closing it).",
+    ),
+    Setting(
+        "TRUSTLINE_SSE_MAX_SECONDS",
+        300,
+        "Longest life of one event stream in seconds; the browser then reconnects with "
+        "Last-Event-ID and misses nothing. Bounds the threads a server spends on streams.",
+    ),
+)

@@ -1,0 +1,197 @@
+"""The note composer: what saving a note would do (pure), and saving the ticked facts.
+
+`preview` runs the same decisions as the write path (`profile.ingest_note`) without
+touching the database: each fact becomes a chip saying what will happen on save. A
+withdrawal earlier in the note is applied to the facts after it, as the write path does.
+The agent may untick chips; `keep` builds the ExtractionResult that is then saved.
+Sensitive facts can never be unticked: they are what masks the text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+
+from nlp import ExtractionResult, Extractor, Fact
+from nlp.facts import SECRET_CATEGORIES
+from nlp.redaction import placeholder, to_redacted
+
+from .. import profile as domain
+from ..consent import ConsentRecord, ConsentState, decide
+from ..policy import Policy
+from ..store import audit
+from ..store.db import writing
+
+# What saving does with a fact, as the chips say it.
+STORED = "stored"
+NEEDS_CONSENT = "needs_consent"
+BLOCKED = "blocked"
+MASKED = "masked"
+CONSENT = "consent"  # a consent statement: recorded in the ledger, not the profile
+OUTCOMES = (STORED, NEEDS_CONSENT, BLOCKED, MASKED, CONSENT)
+
+_NEEDS_CONSENT_REASONS = frozenset({"no_consent", "consent_withdrawn", "consent_denied"})
+
+
+@dataclass(frozen=True, slots=True)
+class Chip:
+    """One fact of the note and what saving it would do."""
+
+    key: str  # stable fingerprint of the fact, for the untick checkboxes
+    kind: str
+    attrs: Mapping[str, Any]
+    outcome: str
+    reason: str
+    purpose: str | None
+    lawful_basis: str | None
+    evidence: str  # from the masked text: never a secret
+    kept: bool
+    locked: bool  # sensitive facts: always kept, the mask depends on them
+
+
+def fingerprint(fact: Fact) -> str:
+    """A short id of a fact that is the same every time the same text is extracted."""
+    body = json.dumps(fact.to_dict(), sort_keys=True, ensure_ascii=True)
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
+
+
+def _masked_spans(result: ExtractionResult) -> list[tuple[int, int, str]]:
+    return [
+        (f.evidence.start, f.evidence.end, str(f.attrs["category"]))
+        for f in result.facts
+        if f.kind == "sensitive"
+    ]
+
+
+def preview(
+    result: ExtractionResult,
+    state: ConsentState,
+    policy: Policy,
+    now: datetime,
+    *,
+    customer_id: str,
+    dropped: Collection[str] = (),
+) -> list[Chip]:
+    """The chips for `result`: one per fact, in the note's order. Pure."""
+    spans = _masked_spans(result)
+    chips: list[Chip] = []
+    for fact in result.facts:
+        key = fingerprint(fact)
+        locked = fact.kind == "sensitive"
+        kept = locked or key not in dropped
+        contract = fact.to_dict()
+        start, end = to_redacted(fact.evidence.start, fact.evidence.end, spans)
+        evidence = result.redacted_text[start:end]
+        if fact.kind == "sensitive":
+            evidence = placeholder(str(fact.attrs["category"]))
+        if fact.kind == "consent":
+            outcome, basis = CONSENT, None
+            reason = f"consent_{fact.attrs['action']}"
+            purpose = str(fact.attrs.get("purpose") or "") or None
+            if kept and fact.attrs.get("action") == "withdraw" and purpose:
+                state = _with_withdrawal(state, policy, customer_id, fact, now)
+        else:
+            decision = decide(contract, state, policy, now)
+            purpose, basis, reason = decision.purpose, decision.lawful_basis, decision.reason
+            if decision.allowed:
+                outcome = STORED
+            elif fact.kind == "sensitive" and fact.attrs.get("category") in SECRET_CATEGORIES:
+                outcome = MASKED
+            elif (
+                reason in _NEEDS_CONSENT_REASONS
+                and purpose is not None
+                and purpose in policy.purposes
+                and policy.purposes[purpose].needs_consent
+            ):
+                outcome = NEEDS_CONSENT
+            else:
+                outcome = BLOCKED
+        attrs = {k: v for k, v in contract.items() if k not in ("kind", "evidence", "confidence")}
+        chips.append(
+            Chip(key, fact.kind, attrs, outcome, reason, purpose, basis, evidence, kept, locked)
+        )
+    return chips
+
+
+def _with_withdrawal(
+    state: ConsentState, policy: Policy, customer_id: str, fact: Fact, now: datetime
+) -> ConsentState:
+    purpose = str(fact.attrs["purpose"])
+    basis = policy.purposes[purpose].lawful_basis if purpose in policy.purposes else "consent"
+    record = ConsentRecord(
+        id=None,
+        customer_id=customer_id,
+        purpose=purpose,
+        channel=fact.attrs.get("channel"),
+        status="withdrawn",
+        lawful_basis=basis,
+        source="agent",
+        method="note",
+        evidence={},
+        effective_from=now,
+        effective_to=None,
+        recorded_at=now,
+    )
+    return ConsentState((*state.records, record))
+
+
+def keep(result: ExtractionResult, dropped: Collection[str]) -> tuple[ExtractionResult, list[Fact]]:
+    """(the result to save, the facts left out); sensitive facts are always kept."""
+    kept: list[Fact] = []
+    left_out: list[Fact] = []
+    for fact in result.facts:
+        if fact.kind != "sensitive" and fingerprint(fact) in dropped:
+            left_out.append(fact)
+        else:
+            kept.append(fact)
+    filtered = ExtractionResult(result.text, result.redacted_text, facts=tuple(kept), id=None)
+    return filtered, left_out
+
+
+def dropped_keys(shown: Collection[str], ticked: Collection[str]) -> set[str]:
+    """Facts the agent saw as chips and unticked; a fact never shown is kept."""
+    return set(shown) - set(ticked)
+
+
+def save_note(
+    db: sqlite_utils.Database,
+    extractor: Extractor,
+    policy: Policy,
+    customer_id: str,
+    text: str,
+    *,
+    agent: str,
+    dropped: Collection[str],
+) -> dict[str, Any]:
+    """Save a note through the write path with only the ticked facts.
+
+    The unticked facts are named (kind and field, never their text) in the audit log, in
+    the same transaction. Returns what `profile.ingest_note` returns, plus "left_out".
+    """
+    extractor.check(text)
+    result = extractor.extract(text)  # the slow part, outside the write transaction
+    filtered, left_out = keep(result, dropped)
+    with writing(db):
+        stored = domain.ingest_note(
+            db, extractor, policy, customer_id, text, agent=agent, source="sidebar", result=filtered
+        )
+        if left_out:
+            audit.append(
+                db,
+                at=stored["note"]["created_at"],
+                actor=agent,
+                action="note.facts_unticked",
+                subject=customer_id,
+                details={
+                    "note_id": stored["note"]["id"],
+                    "unticked": [domain.fact_key(f.to_dict()) for f in left_out],
+                },
+            )
+    stored["left_out"] = [f.to_dict() for f in left_out]
+    return stored

@@ -1,0 +1,155 @@
+"""`GET /customers/<id>/stream`: Server-Sent Events fed from the events table.
+
+The events table (the outbox every write appends to in its own transaction) is the only
+source: each open stream polls it with a fresh connection, so a change made by any
+process (another sidebar, the API, the CLI, a webhook) reaches every stream. Each event
+carries its id, so a reconnecting EventSource resumes after `Last-Event-ID`.
+
+Two audiences:
+
+* an integration with an API key (read scope) gets every event as JSON, named by its
+  type (`event: consent.changed`, `data: {...}`);
+* a sidebar session gets `event: profile` whose data is the re-rendered profile panel
+  (what this agent's role may see), which htmx swaps in place (`sse-swap="profile"`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Response, current_app, render_template, request, stream_with_context
+
+from .. import profile as domain
+from ..api.errors import problem
+from ..auth import AuthError, current_principal
+from ..engine import get_policy
+from ..store.db import close_db, connect, database_path, get_db
+from ..store.events import after as events_after
+from . import bp
+from .config import sidebar_config
+from .panels import find_customer, last_event_id, profile_panel
+from .session import Agent, current_agent
+
+RETRY_MS = 2000  # how long a browser waits before reconnecting
+END_EVENT = "closed"  # the sidebar closes its EventSource on this (sse-close)
+
+
+def format_event(data: str, *, event: str | None = None, event_id: int | None = None) -> str:
+    """One SSE message; multi-line data becomes several `data:` lines."""
+    lines = []
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    if event is not None:
+        lines.append(f"event: {event}")
+    lines += [f"data: {line}" for line in (data.splitlines() or [""])]
+    return "\n".join(lines) + "\n\n"
+
+
+def _start_after() -> int | None:
+    """Where to resume: Last-Event-ID, else ?after=, else None (only new events).
+
+    Raises ValueError when the one given is not an integer.
+    """
+    raw = request.headers.get("Last-Event-ID") or request.args.get("after")
+    return None if raw is None or raw == "" else int(raw)
+
+
+@bp.get("/customers/<customer_id>/stream")
+def stream(customer_id: str) -> Any:
+    viewer: Agent | None = None
+    if request.headers.get("Authorization"):
+        try:
+            principal = current_principal()
+        except AuthError as exc:
+            return problem(exc.status, exc.code, exc.message)
+        if not principal.allows("read"):
+            return problem(403, "forbidden", "this API key lacks the 'read' scope")
+    else:
+        viewer = current_agent()
+        if viewer is None:
+            return problem(
+                401,
+                "unauthorized",
+                "open the sidebar, or send Authorization: Bearer <api key> (read scope)",
+            )
+    db = get_db()
+    exists = (
+        find_customer(db, viewer, customer_id) is not None
+        if viewer is not None
+        else _exists(db, customer_id)
+    )
+    if not exists:
+        return problem(404, "not_found", f"customer {customer_id!r} not found")
+    try:
+        after_id = _start_after()
+    except ValueError:
+        return problem(400, "invalid_request", "Last-Event-ID and 'after' must be integers")
+    if after_id is None:
+        after_id = last_event_id(db, customer_id)
+    close_db()  # the stream opens its own connection for each poll
+    events = _events(database_path(current_app), customer_id, after_id, viewer)
+    return Response(
+        stream_with_context(events),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _exists(db: Any, customer_id: str) -> bool:
+    try:
+        domain.get_customer(db, customer_id)
+    except domain.NotFound:
+        return False
+    return True
+
+
+def _events(path: str, customer_id: str, after_id: int, viewer: Agent | None) -> Iterator[str]:
+    config = sidebar_config()
+    started = last_write = time.monotonic()
+    last = after_id
+    yield f"retry: {RETRY_MS}\n\n"
+    while True:
+        db = connect(path)  # a fresh connection each poll: sees every process's commits
+        try:
+            batch = events_after(db, last, customer_id)
+            # Erasure deletes the customer's events, so the table may reuse their ids:
+            # the customer's own row, not an event id, says it is gone.
+            gone = not _exists(db, customer_id)
+            panel = (
+                _panel(db, viewer, customer_id) if (batch or gone) and viewer is not None else None
+            )
+        finally:
+            db.conn.close()
+        if batch and not gone:
+            last = int(batch[-1]["id"])
+            if viewer is None:
+                for event in batch:
+                    yield format_event(json.dumps(event), event=event["type"], event_id=event["id"])
+            else:
+                yield format_event(panel or "", event="profile", event_id=last)
+            last_write = time.monotonic()
+        if gone:
+            if viewer is None:
+                data = json.dumps({"type": "customer.erased", "customer_id": customer_id})
+                yield format_event(data, event="customer.erased")
+            else:
+                yield format_event(panel or "", event="profile")
+            yield format_event("erased", event=END_EVENT)
+            return
+        now = time.monotonic()
+        if now - started >= config.stream_max_seconds:
+            return  # the client reconnects with Last-Event-ID
+        if now - last_write >= config.heartbeat_seconds:
+            yield ": heartbeat\n\n"
+            last_write = now
+        time.sleep(config.poll_seconds)
+
+
+def _panel(db: Any, viewer: Agent, customer_id: str) -> str:
+    if not _exists(db, customer_id):
+        return render_template("sidebar/_erased.html")
+    panel = profile_panel(db, get_policy(), viewer, customer_id)
+    return render_template("sidebar/_profile.html", panel=panel)
