@@ -42,7 +42,7 @@ def test_pragmas_are_set(db: sqlite_utils.Database) -> None:
 def test_migrations_are_named_and_applied_once(db: sqlite_utils.Database) -> None:
     assert migrate(db) == []
     names = [r[0] for r in db.execute("SELECT name FROM _sqlite_migrations").fetchall()]
-    assert names[:2] == ["m001_initial", "m002_webhooks"]
+    assert names == ["m001_initial", "m002_webhooks", "m003_events_autoincrement"]
 
 
 def test_consent_ledger_is_append_only(db: sqlite_utils.Database) -> None:
@@ -235,3 +235,31 @@ def test_purge_applies_retention_per_purpose(
     assert sum(v for k, v in removed.items() if k != "notes") == 1
     left = [r[0] for r in db.execute("SELECT value FROM facts").fetchall()]
     assert left == ["post"]
+
+
+def test_event_ids_are_never_reused_after_an_erasure(db: sqlite_utils.Database) -> None:
+    # Issue 4/5: consumers resume "after id N"; a reused id would be skipped by them.
+    add(db, "c-keep")
+    add(db, "c-gone")
+    domain.record_consent(
+        db,
+        POLICY,
+        "c-gone",
+        purpose="marketing",
+        status="withdrawn",
+        actor="a",
+        source="agent",
+        method="verbal",
+        evidence={"text": "stop"},
+    )
+    last_before = db.execute("SELECT max(id) FROM events").fetchone()[0]
+    domain.erase(db, "c-gone", actor="dpo")
+    erased_id = db.execute("SELECT id FROM events WHERE type = 'customer.erased'").fetchone()[0]
+    assert erased_id > last_before
+    triggers = {
+        r[0]
+        for r in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'"
+        ).fetchall()
+    }
+    assert {"webhook_outbox_feed", "webhook_event_deleted"} <= triggers

@@ -329,3 +329,38 @@ def m002_webhooks(db: sqlite_utils.Database) -> None:
             WHERE conversation IS NOT NULL;
         """
     )
+
+
+@migrations()
+def m003_events_autoincrement(db: sqlite_utils.Database) -> None:
+    """Event ids are never reused, so a consumer resuming after an id misses nothing.
+
+    Erasure deletes a customer's events; without AUTOINCREMENT SQLite hands the ids of
+    rows deleted at the end of the table out again. The table is rebuilt (SQLite cannot
+    change a primary key in place) and its triggers are recreated as they were.
+    """
+    triggers = [
+        r[0]
+        for r in db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'events'"
+        ).fetchall()
+    ]
+    db.executescript(
+        """
+        CREATE TABLE events_new (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            type TEXT NOT NULL,
+            customer_id TEXT,
+            actor TEXT NOT NULL,
+            at TEXT NOT NULL,
+            data TEXT NOT NULL
+        );
+        INSERT INTO events_new (id, type, customer_id, actor, at, data)
+            SELECT id, type, customer_id, actor, at, data FROM events;
+        DROP TABLE events;
+        ALTER TABLE events_new RENAME TO events;
+        CREATE INDEX events_customer ON events(customer_id, id);
+        """
+    )
+    for sql in triggers:
+        db.execute(sql)
