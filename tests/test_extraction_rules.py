@@ -383,3 +383,64 @@ def test_colour_word_about_a_person_is_ethnicity(extractor: Extractor) -> None:
 )
 def test_events_and_questions_are_not_consent_statements(extractor: Extractor, text: str) -> None:
     assert facts_of(extractor, text, "consent") == []
+
+
+# -- found on a second independent sample (tests/data/notes-holdout-2.jsonl) ---------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Said ring her mobile rather than email next time.",
+            ("contact_channel", "email", "negative"),
+        ),
+        (
+            "Said ring her mobile rather than email next time.",
+            ("contact_channel", "phone", "positive"),
+        ),
+        ("Wears XL in coats, M in shirts.", ("size", "XL", "positive")),
+        ("Wants orders sent to the locker rather than home.", ("delivery", "home", "negative")),
+        ("Finds phone calls really stressful.", ("contact_channel", "phone", "negative")),
+    ],
+)
+def test_second_holdout_patterns(
+    extractor: Extractor, text: str, expected: tuple[str, str, str]
+) -> None:
+    assert expected in prefs(extractor, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Morning! Quick question about my bill.",
+        "Please fix my home screen, it keeps freezing.",
+        "I never pick up unknown numbers.",
+    ],
+)
+def test_greetings_screens_and_phone_habits_are_not_preferences(
+    extractor: Extractor, text: str
+) -> None:
+    found = prefs(extractor, text)
+    assert not [p for p in found if p[0] in ("contact_time", "delivery")]
+
+
+def test_a_refund_not_received_is_a_returns_complaint_across_segments(
+    extractor: Extractor,
+) -> None:
+    text = "Refund for returned boots - still not received after 5 wks."
+    assert {c["category"] for c in facts_of(extractor, text, "complaint")} == {"returns_refunds"}
+
+
+def test_late_with_words_in_between_is_a_delivery_complaint(extractor: Extractor) -> None:
+    text = "Ordered a roast, it turned up an hour and a half late. Disgusting."
+    assert "delivery" in {c["category"] for c in facts_of(extractor, text, "complaint")}
+
+
+def test_a_tracking_number_is_not_analytics(extractor: Extractor) -> None:
+    assert facts_of(extractor, "Receipt emailed. Tracking no. JD0001234567.", "consent") == []
+
+
+def test_party_councillor_is_political(extractor: Extractor) -> None:
+    result = extractor.extract("As a Labour councillor I'd rather my details weren't shared.")
+    assert "Labour" not in result.redacted_text

@@ -66,6 +66,19 @@ class Complaints(DataComponent):
             )
         }
         self.own_words = re.compile(d["own_words_regex"]["pattern"])
+        self.gapped = [
+            {
+                "first": {self.singular(w) for w in r["first"]},
+                "then": {self.singular(w) for w in r["then"]},
+                "within": int(r["within"]),
+                "category": r["category"],
+            }
+            for r in d.get("gapped_problems", {}).get("rules", [])
+        ]
+        self.overrides = [
+            {"from": r["from"], "to": r["to"], "near": {self.singular(w) for w in r["near"]}}
+            for r in d.get("context_overrides", {}).get("rules", [])
+        ]
         self.precedence: dict[str, list[str]] = d.get("segment_precedence", {})
         self.resolved = build_table(md, {p: "resolved" for p in d["resolved"]})
         self.open = build_table(md, {p: "open" for p in d["open"]})
@@ -73,11 +86,15 @@ class Complaints(DataComponent):
     def _has(self, group: str, keys: list[str], span: Span) -> bool:
         return bool(self.groups[group].find(keys, span.start, span.end))
 
-    def _segment_hits(self, doc: Doc, keys: list[str], si: int, seg: Span) -> list[Hit]:
+    def _segment_hits(
+        self, doc: Doc, keys: list[str], si: int, seg: Span, prev_start: int | None = None
+    ) -> list[Hit]:
         if self._has("negated", keys, seg):
             return []
         hits: list[Hit] = []
         found = {m.value for m in self.problems.find(keys, seg.start, seg.end)}
+        found |= self._gapped(keys, seg)
+        found = self._override(keys, seg, found, prev_start)
         explained = {c for cat in found for c in self.precedence.get(cat, ())}
         for cat in sorted(found - explained):
             hits.append(Hit(si, cat, 1.0))
@@ -89,13 +106,36 @@ class Complaints(DataComponent):
             hits.append(Hit(si, "", 0.5))
         return hits
 
+    def _gapped(self, keys: list[str], seg: Span) -> set[str]:
+        """Problems with words between their parts: 'turned up an hour and a half late'."""
+        out: set[str] = set()
+        for rule in self.gapped:
+            for i in range(seg.start, seg.end):
+                if keys[i] in rule["first"]:
+                    window = keys[i + 1 : min(seg.end, i + 1 + rule["within"])]
+                    if set(window) & rule["then"]:
+                        out.add(rule["category"])
+        return out
+
+    def _override(
+        self, keys: list[str], seg: Span, found: set[str], prev_start: int | None
+    ) -> set[str]:
+        """Re-read a problem by the subject named nearby (this or the previous segment)."""
+        start = seg.start if prev_start is None else prev_start
+        nearby = set(keys[start : seg.end])
+        for rule in self.overrides:
+            if rule["from"] in found and nearby & rule["near"]:
+                found = (found - {rule["from"]}) | {rule["to"]}
+        return found
+
     def __call__(self, doc: Doc) -> Doc:
         self._require()
         keys = doc_keys(doc)
         segs = segments(doc)
         hits: list[Hit] = []
         for si, seg in enumerate(segs):
-            hits.extend(self._segment_hits(doc, keys, si, seg))
+            prev_start = segs[si - 1].start if si > 0 else None
+            hits.extend(self._segment_hits(doc, keys, si, seg, prev_start))
         complaints = self._group(hits, keys, segs)
         if not complaints:
             complaints = self._from_classifier(doc, keys, segs, hits)

@@ -138,6 +138,12 @@ class Preferences(DataComponent):
         self.possessives = self.words(d["possessives"])
         self.negation_carriers = self.words(d["negation_carrier_verbs"])
         self.contrast_follows = self.words(d["contrast_follows"])
+        self.contrast_alone = self.words(d["contrast_alone"])
+        self.intensifiers = self.words(d["intensifiers"])
+        delivery_ctx = d["delivery_context_words"]
+        self.delivery_bare = build_table(self.make_doc, {w: True for w in delivery_ctx["phrases"]})
+        self.delivery_ctx = self.words(delivery_ctx)
+        self.size_suffix_re = re.compile(d["size_suffix_regex"])
         self.app_contact = self.words(d["app_contact_words"])
         self.greetings = self.words(d["greetings"])
         self.interest_verbs = self.words(d["interest_verb_triggers"])
@@ -231,6 +237,11 @@ class Preferences(DataComponent):
         matches = list(self.size_re.finditer(clause.text))
         covered = {m.start("size") for m in matches}
         matches += [b for b in self.size_bare_re.finditer(clause.text) if b.start() not in covered]
+        covered |= {m.start("size") for m in matches}
+        for s in self.size_suffix_re.finditer(clause.text):  # "XL in coats, M in shirts"
+            garment = self.singular(s.group("garment").lower())
+            if s.start("size") not in covered and garment in self.sets["size_context"]:
+                matches.append(s)
         for m in matches:
             raw = m.group("size")
             span = doc.char_span(base + m.start("size"), base + m.end("size"), "expand")
@@ -249,8 +260,9 @@ class Preferences(DataComponent):
         lo = prev.end if prev else cs
         for c in self.contrast.find(keys, lo, m.start):
             negating = keys[c.start] in self.sets["negating_contrast"]
-            if not negating and prev is not None:
-                return "negative"
+            alone = keys[c.start] in self.contrast_alone and m.start - c.end <= 2
+            if not negating and (prev is not None or alone):
+                return "negative"  # "X rather than Y"; "ring her mobile rather than email"
             between = keys[c.end : m.start]
             scope_ends = any(
                 doc[i].pos_ == "VERB" and keys[i] not in self.negation_carriers
@@ -266,7 +278,8 @@ class Preferences(DataComponent):
             return "negative"  # "not before 9"
         # Right after the item: "email yes", "phone no", "SMS ok".
         copulas = self.sets["copulas"]
-        after = [k for k in keys[m.end : min(ce, m.end + 3)] if k not in copulas]
+        skip = copulas | self.intensifiers
+        after = [k for k in keys[m.end : min(ce, m.end + 4)] if k not in skip]
         if after and after[0] in self.sets["post_negative"]:
             return "negative"
         switched = self._switch(keys, cs, m)
@@ -470,6 +483,8 @@ class Preferences(DataComponent):
                 return False
             if m.start > clause.start and keys[m.start - 1] in self.greetings and not m.detail:
                 return False  # "good afternoon"
+            if m.start == 0 and m.end < len(doc) and doc[m.end].text in {"!", ","}:
+                return False  # "Morning! ..."
             if keys[m.start] in self.day_names and not self.contact_words.find(
                 keys, clause.start, clause.end
             ):
@@ -494,6 +509,9 @@ class Preferences(DataComponent):
             # "my shark card" is an instrument; "not my personal card" a refusal
             return bool(near & self.sets["payment_cues"]) or (pol == "negative" and contrast_clause)
         if m.field == "delivery":
+            bare = self.delivery_bare.starts_at(keys, m.start, m.end)
+            if bare is not None and bare.end == m.end and not ctx & self.delivery_ctx:
+                return False  # "home screen", "never pick up unknown numbers"
             return bool(ctx & self.sets["delivery_cues"]) or pol is not None
         if m.field == "size":
             return True
