@@ -547,7 +547,7 @@ def _read_value(
     closers = _QUOTE_CLOSERS.get(text[pos])
     if closers is not None:
         return _quoted_value(text, pos, closers)
-    return _bare_value(text, pos, linked, not_values)
+    return _bare_value(text, pos, linked, not_values, kind)
 
 
 def _quoted_value(text: str, pos: int, closers: str) -> tuple[int, int] | None:
@@ -568,8 +568,12 @@ def _quoted_value(text: str, pos: int, closers: str) -> tuple[int, int] | None:
     return (start, end) if start < end else None
 
 
+# Answers to security questions are names and words: "maiden name Fitzgerald".
+_NAMED_ANSWERS: Final = frozenset({"security_answer", "memorable_word"})
+
+
 def _bare_value(
-    text: str, pos: int, linked: bool, not_values: frozenset[str]
+    text: str, pos: int, linked: bool, not_values: frozenset[str], kind: str = ""
 ) -> tuple[int, int] | None:
     m = _TOKEN.match(text, pos)
     if m is None:
@@ -587,7 +591,8 @@ def _bare_value(
         head is not None and head.group().casefold() in not_values
     ):
         return None
-    if not linked and _LOOKS_SECRET.search(value) is None:
+    named = kind in _NAMED_ANSWERS and value[:1].isupper() and len(value) > 1
+    if not linked and not named and _LOOKS_SECRET.search(value) is None:
         return None
     return start, end
 

@@ -444,3 +444,9 @@ def test_a_tracking_number_is_not_analytics(extractor: Extractor) -> None:
 def test_party_councillor_is_political(extractor: Extractor) -> None:
     result = extractor.extract("As a Labour councillor I'd rather my details weren't shared.")
     assert "Labour" not in result.redacted_text
+
+
+def test_a_security_answer_read_out_as_a_name_is_masked(extractor: Extractor) -> None:
+    result = extractor.extract("Cust said her mothers maiden name Fitzgerald on speaker.")
+    assert "Fitzgerald" not in result.redacted_text
+    assert "[CREDENTIAL]" in result.redacted_text
