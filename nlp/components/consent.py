@@ -33,6 +33,7 @@ class Consent(DataComponent):
         self.erase_objects = self.words(d["erase_rule"], "objects")
         self.erase_wishes = build_table(md, {w: True for w in d["erase_rule"]["wish_words"]})
         self.purpose_compounds = self.words(d["purpose_compounds"])
+        self.noun_only = self.words(d["noun_only_purposes"])
         self.third_party_words = self.words(d["third_party_needs_sharing"])
         self.clause_break_words = self.clause_breaks()
 
@@ -80,6 +81,9 @@ class Consent(DataComponent):
         for m in self.purposes.find(keys, clause.start, clause.end):
             if m.end < clause.end and keys[m.end] in self.purpose_compounds:
                 continue  # "tracking number", "partner store"
+            token = clause.doc[m.start]
+            if m.end - m.start == 1 and keys[m.start] in self.noun_only and token.pos_ == "VERB":
+                continue  # "do you offer linked files"
             if (
                 m.value == "data_sharing"
                 and keys[m.start] not in self.sharing_verbs

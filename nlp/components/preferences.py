@@ -304,6 +304,8 @@ class Preferences(DataComponent):
         # The nearest wish before the item, possibly negated ("doesn't want the app").
         wish = None
         for w in self.positive.find(keys, cs, m.start):
+            if keys[w.start] in self.interest_verbs and doc[w.start].pos_ not in VERBAL:
+                continue  # "products like alcohol": a preposition, not a wish
             wish = w
         neg_before = [n for n in self.negators.find(keys, cs, m.start)]
         if wish is not None:
