@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -102,6 +103,9 @@ class Extractor:
     def __init__(self, nlp: Language, *, max_chars: int = DEFAULT_MAX_CHARS) -> None:
         self.nlp = nlp
         self.max_chars = max_chars
+        # spaCy does not promise that one pipeline may run in several threads at once
+        # (a threaded web server calls it from many); batches take turns.
+        self._lock = threading.Lock()
         nlp.max_length = max(nlp.max_length, max_chars + 1)
         self.model_name = f"{nlp.meta.get('lang', '')}_{nlp.meta.get('name', '')}"
         self.model_version = str(nlp.meta.get("version", ""))
@@ -159,7 +163,8 @@ class Extractor:
             doc.user_data[ORIGINAL_TEXT] = text
             docs.append(doc)
         # Empty docs skip the pipeline (the classifier cannot score a text without tokens).
-        done = iter(self.nlp.pipe([d for d in docs if len(d)], batch_size=batch_size))
+        with self._lock:
+            done = iter(list(self.nlp.pipe([d for d in docs if len(d)], batch_size=batch_size)))
         for (text, ident), doc in zip(chunk, docs, strict=True):
             if len(doc):
                 doc = next(done)
