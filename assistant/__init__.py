@@ -19,7 +19,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     app.config["MAX_CONTENT_LENGTH"] = app.config["TRUSTLINE_MAX_REQUEST_BYTES"]
 
-    from . import api, auth, engine, sidebar, webhooks
+    from . import api, auth, engine, security, sidebar, webhooks
     from .api.errors import http_error as api_http_error
     from .store import db
 
@@ -29,6 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     sidebar.init_app(app)
     webhooks.init_app(app)
+    security.init_app(app)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:

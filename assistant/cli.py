@@ -6,7 +6,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -278,13 +278,46 @@ def train(lang: str, architecture: str, epochs: int, seed: int, output: Path | N
 # -- serve -----------------------------------------------------------------------------
 
 
-@main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
-@click.option("--port", default=5000, show_default=True, type=int, help="TCP port.")
-def serve(host: str, port: int) -> None:
-    """Run the Trustline web app (loads the pipeline first, so errors show at once)."""
-    from werkzeug.serving import run_simple
+def _setting(name: str) -> Callable[[], Any]:
+    return lambda: settings.BY_NAME[name].read()
 
+
+@main.command()
+@click.option(
+    "--host",
+    default=_setting("TRUSTLINE_HOST"),
+    show_default="TRUSTLINE_HOST or 127.0.0.1",
+    help="Interface to bind.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=_setting("TRUSTLINE_PORT"),
+    show_default="TRUSTLINE_PORT or 5000",
+    help="TCP port.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=_setting("TRUSTLINE_WORKERS"),
+    show_default="TRUSTLINE_WORKERS or 2",
+    help="gunicorn worker processes.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 4096),
+    default=_setting("TRUSTLINE_THREADS"),
+    show_default="TRUSTLINE_THREADS or 128",
+    help="Threads per worker (each open event stream holds one).",
+)
+@click.option(
+    "--dev",
+    is_flag=True,
+    help="Use Werkzeug's development server (one process) instead of gunicorn.",
+)
+def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
+    """Run the Trustline web app with gunicorn (loads the pipeline once, before the
+    workers fork, so errors show at once). SIGTERM stops it gracefully, Ctrl-C at once."""
     from . import create_app
     from .auth import hash_key, new_key
     from .engine import preload
@@ -303,8 +336,10 @@ def serve(host: str, port: int) -> None:
     from .sidebar.demo import seed_app
 
     seeded = seed_app(app)
-    url = f"http://{host}:{port}/"
-    click.echo(f"Trustline is running at {url}  (health: {url}healthz)")
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}/"
+    server = "Werkzeug development server" if dev else f"gunicorn, {workers} x {threads} threads"
+    click.echo(f"Trustline is running at {url}  (health: {url}healthz; {server})")
     if app.config["TRUSTLINE_DEMO"]:
         click.echo(
             f"Demo agent desktop: {url} (three demo customers"
@@ -317,10 +352,25 @@ def serve(host: str, port: int) -> None:
             f"  curl -H 'Authorization: Bearer {dev_key}' -H 'Content-Type: application/json' "
             f'-d \'{{"text": "cust prefers email"}}\' {url}api/v1/extract'
         )
-    from .webhooks.worker import start_worker_thread
+    sys.stdout.flush()
+    if dev:
+        from werkzeug.serving import run_simple
 
-    start_worker_thread(app)  # delivers webhooks when TRUSTLINE_WEBHOOK_WORKER is on
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+        from .webhooks.worker import start_worker_thread
+
+        start_worker_thread(app)  # delivers webhooks when TRUSTLINE_WEBHOOK_WORKER is on
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+        return
+    from . import serving
+
+    serving.run(
+        app,
+        host=host,
+        port=port,
+        workers=workers,
+        threads=threads,
+        graceful_timeout=settings.BY_NAME["TRUSTLINE_GRACEFUL_TIMEOUT"].read(),
+    )
 
 
 from . import commands  # noqa: E402,F401  (registers the profile commands on `main`)

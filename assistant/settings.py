@@ -49,6 +49,44 @@ CORE: tuple[Setting, ...] = (
         "Comma-separated sha256 hex digests of the API keys allowed to call /api/v1. When "
         "empty, `trustline serve` creates a one-off key and prints it (never logged again).",
     ),
+    Setting(
+        "TRUSTLINE_HOST",
+        "127.0.0.1",
+        "Interface `trustline serve` binds (its --host option overrides).",
+    ),
+    Setting(
+        "TRUSTLINE_PORT",
+        5000,
+        "TCP port `trustline serve` binds (its --port option overrides).",
+    ),
+    Setting(
+        "TRUSTLINE_WORKERS",
+        2,
+        "gunicorn worker processes of `trustline serve` (about one per CPU core).",
+    ),
+    Setting(
+        "TRUSTLINE_THREADS",
+        128,
+        "Threads per gunicorn worker: each open event stream holds one, so workers x "
+        "threads bounds the streams and requests served at once.",
+    ),
+    Setting(
+        "TRUSTLINE_GRACEFUL_TIMEOUT",
+        20,
+        "Seconds a stopping `trustline serve` gives requests in flight to end "
+        "before killing workers.",
+    ),
+    Setting(
+        "TRUSTLINE_RATE_LIMIT_PER_MINUTE",
+        1200,
+        "Requests a minute allowed per API key and per agent session, in each server "
+        "process (429 with Retry-After beyond); 0 turns the limit off.",
+    ),
+    Setting(
+        "TRUSTLINE_RATE_LIMIT_BURST",
+        200,
+        "Requests a key or session may make at once before the per-minute rate applies.",
+    ),
 )
 
 

@@ -1,0 +1,296 @@
+"""Production serving: gunicorn with the app (and its spaCy pipeline) built once in the
+master, threaded workers for many open event streams, and one webhook delivery process.
+
+Why these choices:
+
+* `preload_app`: the master builds the app and loads the pipeline before forking, so
+  workers share its memory copy-on-write and a missing model fails before any fork.
+* `gthread` workers: an open SSE stream holds one thread (it polls the events table and
+  sleeps), so threads per worker bound the streams per worker; a thread is cheap next to
+  a process, and the extraction itself is CPU work the GIL would serialise in a
+  cooperative worker anyway.
+* The webhook worker runs in one process forked by `trustline serve` before gunicorn
+  starts, never once per gunicorn worker; gunicorn's `on_exit` hook stops it.
+* Shutdown (SIGTERM or SIGINT to the master): workers stop accepting, answer what is in
+  flight, then exit, closing their open event streams (clients reconnect and resume with
+  Last-Event-ID); `graceful_timeout` bounds the whole.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+from gunicorn.workers.gthread import ThreadWorker  # type: ignore[import-untyped]
+
+log = logging.getLogger(__name__)
+
+# Set in a gunicorn worker when it is told to stop; open event streams end on it.
+SHUTTING_DOWN = threading.Event()
+STOP_WEBHOOKS_SECONDS = 30.0  # a clean stop lets attempts in flight finish first
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class Traffic:
+    """What a worker is serving now: requests in flight (not streams) and open streams."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.requests = 0
+        self.streams = 0
+
+    def add(self, *, requests: int = 0, streams: int = 0) -> None:
+        with self.lock:
+            self.requests += requests
+            self.streams += streams
+
+
+TRAFFIC = Traffic()
+EXIT_CHECK_SECONDS = 0.05
+
+
+class StreamingThreadWorker(ThreadWorker):  # type: ignore[misc]
+    """gunicorn's threaded worker, whose graceful stop does not wait for event streams.
+
+    On SIGTERM it stops accepting as usual; once nothing but open streams is left (every
+    other request answered, every write committed) it exits, closing the streams. A
+    stream only reads, and its client reconnects with Last-Event-ID, so nothing is lost;
+    without this, a stream would hold the worker until its next heartbeat.
+    """
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        SHUTTING_DOWN.set()
+        super().handle_exit(sig, frame)
+        threading.Thread(target=self._exit_when_only_streams, daemon=True).start()
+
+    def handle_quit(self, sig: int, frame: Any) -> None:
+        # The quick stop (SIGINT, SIGQUIT) drops what is in flight, as gunicorn's does;
+        # a plain sys.exit would wait for the threads still serving streams.
+        SHUTTING_DOWN.set()
+        self.alive = False
+        self.tpool.shutdown(wait=False)
+        self.cfg.worker_int(self)
+        logging.shutdown()
+        os._exit(0)
+
+    def _exit_when_only_streams(self) -> None:
+        quiet = 0
+        while True:
+            time.sleep(EXIT_CHECK_SECONDS)
+            with TRAFFIC.lock:
+                only_streams = (
+                    TRAFFIC.streams > 0
+                    and TRAFFIC.requests == 0
+                    and self.nr_conns <= TRAFFIC.streams
+                )
+            if TRAFFIC.streams == 0 and TRAFFIC.requests == 0:
+                return  # gunicorn's own graceful stop ends the worker
+            # Twice in a row: a connection accepted just before the stop is counted
+            # by gunicorn before it reaches the app.
+            quiet = quiet + 1 if only_streams else 0
+            if quiet >= 2:
+                logging.shutdown()
+                os._exit(0)
+
+
+class EndStreamsOnShutdown:
+    """WSGI middleware: counts requests and streams for the worker's graceful stop, and
+    ends an event stream after its next message once the worker is stopping."""
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        stopping: threading.Event = SHUTTING_DOWN,
+        traffic: Traffic = TRAFFIC,
+    ) -> None:
+        self.app = app
+        self.stopping = stopping
+        self.traffic = traffic
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Any:
+        streaming = False
+
+        def start(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
+            nonlocal streaming
+            streaming = any(
+                k.lower() == "content-type" and v.startswith("text/event-stream")
+                for k, v in headers
+            )
+            return start_response(status, headers, *exc)
+
+        self.traffic.add(requests=1)
+        try:
+            body = self.app(environ, start)
+        except BaseException:
+            self.traffic.add(requests=-1)
+            raise
+        if streaming:
+            self.traffic.add(requests=-1, streams=1)
+            return self._stream(body)
+        return self._respond(body)
+
+    def _respond(self, body: Iterable[bytes]) -> Iterator[bytes]:
+        try:
+            yield from body
+        finally:
+            _close(body)
+            self.traffic.add(requests=-1)
+
+    def _stream(self, body: Iterable[bytes]) -> Iterator[bytes]:
+        try:
+            for chunk in body:
+                yield chunk
+                if self.stopping.is_set():
+                    return
+        finally:
+            _close(body)
+            self.traffic.add(streams=-1)
+
+
+def _close(body: Iterable[bytes]) -> None:
+    close = getattr(body, "close", None)
+    if close is not None:
+        close()
+
+
+class TrustlineServer(BaseApplication):  # type: ignore[misc]
+    """A gunicorn application serving an app that is already built."""
+
+    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
+        self.application = app
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> WSGIApp:
+        return EndStreamsOnShutdown(self.application)
+
+
+def gunicorn_options(
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    graceful_timeout: int,
+    on_exit: Callable[[Any], None] | None = None,
+) -> dict[str, Any]:
+    """The gunicorn configuration `trustline serve` runs with."""
+    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    options: dict[str, Any] = {
+        "bind": [bind],
+        "workers": workers,
+        "threads": threads,
+        "worker_class": StreamingThreadWorker,
+        # Every open stream is a connection: allow all threads to hold one.
+        "worker_connections": max(1000, threads * 2),
+        "preload_app": True,
+        "graceful_timeout": graceful_timeout,
+        # gthread workers notify the master from their main loop, so a long stream does
+        # not count as a hung worker; this only catches a stuck loop.
+        "timeout": 60,
+        "keepalive": 5,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+        "proc_name": "trustline",
+    }
+    if on_exit is not None:
+        options["on_exit"] = on_exit
+    return options
+
+
+# -- the webhook delivery process ----------------------------------------------------
+
+
+def start_webhook_process(app: Flask) -> int | None:
+    """Fork one process that delivers webhooks when TRUSTLINE_WEBHOOK_WORKER is on;
+    returns its pid, or None. It stops on SIGTERM/SIGINT or when its parent dies."""
+    if not app.config.get("TRUSTLINE_WEBHOOK_WORKER"):
+        return None
+    parent = os.getpid()
+    pid = os.fork()
+    if pid:
+        return pid
+    status = 0
+    try:
+        _deliver_until_stopped(app, parent)
+    except BaseException:
+        log.exception("webhook process failed")
+        status = 1
+    finally:
+        os._exit(status)
+
+
+def _deliver_until_stopped(app: Flask, parent: int) -> None:
+    from .webhooks.worker import Worker
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+
+    def watch_parent() -> None:
+        while not stop.wait(1.0):
+            if os.getppid() != parent:  # the master died (even SIGKILL): stop too
+                stop.set()
+
+    threading.Thread(target=watch_parent, name="parent-watch", daemon=True).start()
+    Worker(app).run(stop)
+
+
+def stop_process(pid: int, timeout: float = STOP_WEBHOOKS_SECONDS) -> None:
+    """SIGTERM `pid`, wait up to `timeout` seconds for it to end, then SIGKILL it."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    ends = time.monotonic() + timeout
+    while time.monotonic() < ends:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # already reaped (gunicorn reaps every child)
+            return
+        if done:
+            return
+        time.sleep(0.05)
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+
+
+def run(
+    app: Flask, *, host: str, port: int, workers: int, threads: int, graceful_timeout: int
+) -> None:
+    """Serve `app` with gunicorn until the master is told to stop."""
+    webhooks = [pid] if (pid := start_webhook_process(app)) is not None else []
+
+    def on_exit(_arbiter: Any) -> None:
+        while webhooks:
+            stop_process(webhooks.pop())
+
+    options = gunicorn_options(
+        host=host,
+        port=port,
+        workers=workers,
+        threads=threads,
+        graceful_timeout=graceful_timeout,
+        on_exit=on_exit,
+    )
+    try:
+        TrustlineServer(app, options).run()
+    finally:
+        on_exit(None)  # also when gunicorn could not start (the port taken, say)

@@ -1,0 +1,443 @@
+"""Load: how many agents one machine holds through `trustline serve` (issue 6).
+
+    .venv/bin/python benchmarks/load.py                 # about a minute on 2 cores
+    .venv/bin/python benchmarks/load.py --agents 20 --listeners 200 --seconds 30 --json
+
+In one run, on loopback only, with a temporary database:
+
+1. Baseline: `Extractor.extract_many` in this process over the same notes (notes/s).
+2. `trustline serve` (gunicorn, the settings' defaults unless --workers/--threads) as a
+   subprocess, one webhook subscription to a receiver in this process, --customers
+   customers. --agents agents each hold an API-key event stream on one customer and post
+   notes (closed loop, one at a time) to random customers for --seconds; --listeners
+   more clients each hold a stream on a customer. Every stream starts after the last
+   event before the load, so each must see every event of its customer.
+3. Drain (at most --drain-seconds): until every stream and the receiver have every event.
+
+Reported: notes/s through HTTP and its ratio to the baseline; POST latency (request to
+the stored answer) p50 / p95 / p99; stream latency (POST sent to the note's first event
+arriving on a stream, over every stream of that customer) p50 / p99; webhook lag (POST
+answered to the receipt of the note's first message) p50 / p99; errors (failed or
+non-2xx requests, streams that broke); lost events (events of a customer a stream of
+that customer never got, summed over streams, plus events the receiver never got);
+peak memory of the server processes (sum of RSS, so shared pages count once per process,
+and sum of PSS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import http.server
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from assistant.auth import hash_key, new_key  # noqa: E402
+from assistant.store.db import connect, migrate, row, rows  # noqa: E402
+from assistant.webhooks import subscriptions  # noqa: E402
+from nlp import Extractor  # noqa: E402
+
+CHANNELS = ["email", "sms", "phone calls", "post", "whatsapp"]
+INTERESTS = ["hiking boots", "chess sets", "garden tools", "running shoes", "board games"]
+TIMES = ["mornings", "evenings", "weekends", "after 6pm"]
+COMPLAINTS = ["Parcel arrived late, very unhappy.", "Charged twice for the order.", ""]
+
+
+def notes(count: int, seed: int = 0) -> list[str]:
+    rnd = random.Random(seed)
+    return [
+        f"Prefers {rnd.choice(CHANNELS)}, best reached {rnd.choice(TIMES)}. "
+        f"Interested in {rnd.choice(INTERESTS)}. {rnd.choice(COMPLAINTS)}".strip()
+        for _ in range(count)
+    ]
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 10) - 1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Run:
+    """Shared state of one run: times per note, what each stream got, errors."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sent: dict[int, float] = {}  # note id -> wall time the POST was sent
+        self.acked: dict[int, float] = {}  # note id -> wall time it was answered
+        self.post_ms: list[float] = []
+        self.stream_ms: list[float] = []
+        self.errors: list[str] = []
+        self.arrivals: list[tuple[int, float]] = []  # (note id, wall time) on streams
+        self.hooks: dict[int, float] = {}  # event id -> receipt wall time
+        self.hook_notes: list[tuple[int, float]] = []
+        self.stop = threading.Event()  # streams
+        self.stop_posting = threading.Event()  # agents
+        self.posted = 0
+
+    def error(self, what: str) -> None:
+        with self.lock:
+            self.errors.append(what)
+
+
+def note_of(event: dict[str, Any]) -> int | None:
+    data = event.get("data") or {}
+    for key in ("fact", "proposal", "record"):
+        prov = (data.get(key) or {}).get("provenance") or {}
+        if "note_id" in prov:
+            return int(prov["note_id"])
+        if "note_id" in (data.get(key) or {}):
+            return int(data[key]["note_id"])
+    return None
+
+
+class Stream(threading.Thread):
+    """One client's event stream (HTTP/1.0, so the body is the raw SSE text)."""
+
+    def __init__(self, run: Run, port: int, key: str, customer: str, after: int) -> None:
+        super().__init__(daemon=True)
+        self.run_state, self.port, self.key = run, port, key
+        self.customer, self.last = customer, after
+        self.ids: set[int] = set()
+        self.notes: set[int] = set()
+        self.opened = threading.Event()
+
+    def run(self) -> None:
+        while not self.run_state.stop.is_set():
+            try:
+                self._once()
+            except OSError as exc:
+                if not self.run_state.stop.is_set():
+                    self.run_state.error(f"stream {self.customer}: {exc!r}")
+                    time.sleep(0.5)
+
+    def _once(self) -> None:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=30) as sock:
+            sock.sendall(
+                (
+                    f"GET /customers/{self.customer}/stream HTTP/1.0\r\n"
+                    f"Host: 127.0.0.1\r\nAuthorization: Bearer {self.key}\r\n"
+                    f"Last-Event-ID: {self.last}\r\n\r\n"
+                ).encode()
+            )
+            sock.settimeout(0.5)
+            buf = b""
+            header_done = False
+            while not self.run_state.stop.is_set():
+                try:
+                    data = sock.recv(65536)
+                except TimeoutError:
+                    continue
+                if not data:
+                    return  # the stream ended (its max life): reconnect after self.last
+                now = time.time()
+                buf += data
+                if not header_done:
+                    head, sep, rest = buf.partition(b"\r\n\r\n")
+                    if not sep:
+                        continue
+                    if b" 200 " not in head.split(b"\r\n", 1)[0]:
+                        self.run_state.error(f"stream {self.customer}: {head[:40]!r}")
+                        time.sleep(0.5)
+                        return
+                    header_done, buf = True, rest
+                    self.opened.set()
+                *messages, buf = buf.split(b"\n\n")
+                for message in messages:
+                    self._message(message.decode(), now)
+
+    def _message(self, message: str, now: float) -> None:
+        data = "".join(line[6:] for line in message.splitlines() if line.startswith("data: "))
+        if not data:
+            return
+        event = json.loads(data)
+        if "id" not in event:
+            return
+        self.ids.add(int(event["id"]))
+        self.last = max(self.last, int(event["id"]))
+        note = note_of(event)
+        if note is not None and note not in self.notes:
+            self.notes.add(note)
+            with self.run_state.lock:
+                self.run_state.arrivals.append((note, now))
+
+
+def receiver(run: Run) -> http.server.ThreadingHTTPServer:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            now = time.time()
+            data = body.get("data", {})
+            with run.lock:
+                run.hooks.setdefault(int(data["event_id"]), now)
+                note = note_of({"data": data})
+                if note is not None:
+                    run.hook_notes.append((note, now))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def agent(run: Run, port: int, key: str, customers: list[str], texts: list[str], seed: int) -> None:
+    rnd = random.Random(seed)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    while not run.stop_posting.is_set():
+        customer = rnd.choice(customers)
+        body = json.dumps({"text": rnd.choice(texts), "agent": f"agent-{seed}", "source": "load"})
+        sent = time.time()
+        try:
+            conn.request("POST", f"/api/v1/customers/{customer}/notes", body, headers)
+            resp = conn.getresponse()
+            answer = resp.read()
+        except (OSError, http.client.HTTPException) as exc:
+            run.error(f"POST: {exc!r}")
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            continue
+        done = time.time()
+        if resp.status != 201:
+            run.error(f"POST {resp.status}: {answer[:80]!r}")
+            continue
+        note = int(json.loads(answer)["note"]["id"])
+        with run.lock:
+            run.sent[note], run.acked[note] = sent, done
+            run.post_ms.append((done - sent) * 1000)
+            run.posted += 1
+    conn.close()
+
+
+def server_memory(pid: int) -> tuple[float, float]:
+    """(sum of RSS, sum of PSS) in MB of `pid` and its children."""
+    pids = [pid]
+    try:
+        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return 0.0, 0.0
+    rss = pss = 0.0
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1]) / 1024
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return rss, pss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--agents", type=int, default=20)
+    parser.add_argument("--listeners", type=int, default=200)
+    parser.add_argument("--customers", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of the load")
+    parser.add_argument("--drain-seconds", type=float, default=20.0)
+    parser.add_argument("--baseline-notes", type=int, default=600)
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
+
+    texts = notes(200)
+    say("baseline: extract_many in this process ...")
+    extractor = Extractor.load()
+    list(extractor.extract_many(texts[:50]))  # warm up
+    batch = [texts[i % len(texts)] for i in range(args.baseline_notes)]
+    started = time.perf_counter()
+    for _ in extractor.extract_many(batch):
+        pass
+    baseline = len(batch) / (time.perf_counter() - started)
+    del extractor
+
+    run = Run()
+    hooks = receiver(run)
+    tmp = tempfile.TemporaryDirectory(prefix="trustline-load-")
+    db_path = Path(tmp.name) / "trustline.db"
+    keys = [new_key() for _ in range(args.agents + 1)]
+    db = connect(db_path)
+    migrate(db)
+    subscriptions.create(db, f"http://127.0.0.1:{hooks.server_port}/", ["*"], actor="load")
+    port = free_port()
+    env = {
+        **os.environ,
+        "TRUSTLINE_DATABASE": str(db_path),
+        "TRUSTLINE_API_KEY_HASHES": ",".join(hash_key(k) for k in keys),
+        "TRUSTLINE_DEMO": "0",
+        "TRUSTLINE_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+    }
+    if args.workers:
+        env["TRUSTLINE_WORKERS"] = str(args.workers)
+    if args.threads:
+        env["TRUSTLINE_THREADS"] = str(args.threads)
+    say(f"baseline {baseline:.1f} notes/s; starting trustline serve on 127.0.0.1:{port} ...")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(Path(tmp.name) / "serve.log").open("wb"),
+    )
+    peak = [0.0, 0.0]
+
+    def sample() -> None:
+        while server.poll() is None:
+            rss, pss = server_memory(server.pid)
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+            time.sleep(0.25)
+
+    try:
+        ends = time.monotonic() + 60
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    conn.close()
+                    break
+            except OSError:
+                if time.monotonic() > ends or server.poll() is not None:
+                    raise SystemExit("trustline serve did not start") from None
+                time.sleep(0.2)
+        threading.Thread(target=sample, daemon=True).start()
+        customers = [f"load-{i}" for i in range(args.customers)]
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for c in customers:
+            conn.request(
+                "PUT", f"/api/v1/customers/{c}", "{}",
+                {"Authorization": f"Bearer {keys[-1]}", "Content-Type": "application/json"},
+            )  # fmt: skip
+            conn.getresponse().read()
+        conn.close()
+        start_id = int((row(db, "SELECT max(id) AS n FROM events") or {"n": 0})["n"] or 0)
+        streams = [
+            Stream(run, port, keys[i], customers[i % len(customers)], start_id)
+            for i in range(args.agents)
+        ] + [
+            Stream(run, port, keys[-1], customers[i % len(customers)], start_id)
+            for i in range(args.listeners)
+        ]
+        for s in streams:
+            s.start()
+        opened = all(s.opened.wait(max(0.0, ends - time.monotonic() + 30)) for s in streams)
+        if not opened:
+            run.error(f"{sum(not s.opened.is_set() for s in streams)} streams never opened")
+        say(f"{len(streams)} streams open; load for {args.seconds:.0f} s ...")
+        agents = [
+            threading.Thread(target=agent, args=(run, port, keys[i], customers, texts, i))
+            for i in range(args.agents)
+        ]
+        load_started = time.monotonic()
+        for a in agents:
+            a.start()
+        time.sleep(args.seconds)
+        run.stop_posting.set()
+        for a in agents:
+            a.join(timeout=60)
+        load_time = time.monotonic() - load_started
+        # Drain: every stream has every event of its customer, the receiver every event.
+        expected = rows(db, "SELECT id, customer_id FROM events WHERE id > ?", [start_id])
+        by_customer: dict[str, set[int]] = {}
+        for e in expected:
+            by_customer.setdefault(e["customer_id"], set()).add(int(e["id"]))
+        drain_ends = time.monotonic() + args.drain_seconds
+
+        def missing() -> tuple[int, int]:
+            lost_streams = sum(len(by_customer.get(s.customer, set()) - s.ids) for s in streams)
+            with run.lock:
+                lost_hooks = len({int(e["id"]) for e in expected} - set(run.hooks))
+            return lost_streams, lost_hooks
+
+        while time.monotonic() < drain_ends and any(missing()):
+            time.sleep(0.2)
+        lost_streams, lost_hooks = missing()
+        run.stop.set()
+    finally:
+        run.stop.set()
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        hooks.shutdown()
+        db.conn.close()
+
+    for note, at in run.arrivals:  # one per (stream, note): its first event there
+        if note in run.sent:
+            run.stream_ms.append((at - run.sent[note]) * 1000)
+    hook_first: dict[int, float] = {}
+    for note, at in run.hook_notes:
+        hook_first[note] = min(at, hook_first.get(note, at))
+    hook_ms = [(at - run.acked[n]) * 1000 for n, at in hook_first.items() if n in run.acked]
+    notes_per_s = run.posted / load_time
+    result = {
+        "agents": args.agents,
+        "listeners": args.listeners,
+        "streams": args.agents + args.listeners,
+        "seconds": round(load_time, 1),
+        "notes": run.posted,
+        "notes_per_s": round(notes_per_s, 1),
+        "baseline_notes_per_s": round(baseline, 1),
+        "ratio": round(notes_per_s / baseline, 2),
+        "post_p50_ms": round(pct(run.post_ms, 50), 1),
+        "post_p95_ms": round(pct(run.post_ms, 95), 1),
+        "post_p99_ms": round(pct(run.post_ms, 99), 1),
+        "stream_p50_ms": round(pct(run.stream_ms, 50), 1),
+        "stream_p99_ms": round(pct(run.stream_ms, 99), 1),
+        "webhook_lag_p50_ms": round(pct(hook_ms, 50), 1),
+        "webhook_lag_p99_ms": round(pct(hook_ms, 99), 1),
+        "events": len(expected),
+        "stream_deliveries": len(run.arrivals),
+        "errors": len(run.errors),
+        "lost_events": lost_streams + lost_hooks,
+        "lost_stream_events": lost_streams,
+        "lost_webhook_events": lost_hooks,
+        "peak_rss_mb": round(peak[0], 1),
+        "peak_pss_mb": round(peak[1], 1),
+    }
+    if run.errors:
+        say("first errors:\n  " + "\n  ".join(run.errors[:5]))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        width = max(map(len, result))
+        for k, v in result.items():
+            print(f"{k:<{width}} : {v}")
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

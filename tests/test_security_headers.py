@@ -1,0 +1,126 @@
+"""Security headers on every response and rate limits per key and session (issue 6)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from test_sidebar import HOST_ORIGIN, HOST_SECRET, sign_in
+
+from assistant.security import DEFAULT_CSP, RateLimiter
+
+SIDEBAR = {
+    "TRUSTLINE_SECRET_KEY": "session-key-for-tests-only-" + "k" * 20,
+    "TRUSTLINE_LAUNCH_SECRETS": f"helpdesk={HOST_SECRET}",
+    "TRUSTLINE_HOST_ORIGINS": HOST_ORIGIN,
+    "TRUSTLINE_FRAME_ANCESTORS": f"'self' {HOST_ORIGIN}",
+}
+
+
+@pytest.fixture
+def limited(make_app: Callable[..., Flask]) -> Flask:
+    return make_app(TRUSTLINE_RATE_LIMIT_PER_MINUTE=60, TRUSTLINE_RATE_LIMIT_BURST=3, **SIDEBAR)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/healthz"),
+        ("GET", "/api/v1/openapi.json"),
+        ("POST", "/api/v1/extract"),
+        ("GET", "/api/v1/customers/nobody/profile"),
+        ("GET", "/no/such/page"),
+        ("GET", "/api/v1/no/such/route"),
+    ],
+)
+def test_every_response_carries_the_default_headers(
+    client: FlaskClient, api_headers: dict[str, str], method: str, path: str
+) -> None:
+    resp = client.open(path, method=method, headers=api_headers, json={"text": "hi"})
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Referrer-Policy"] == "no-referrer"
+    assert resp.headers["Content-Security-Policy"] == DEFAULT_CSP
+
+
+def test_pages_keep_their_own_policy(make_app: Callable[..., Flask]) -> None:
+    client = make_app(**SIDEBAR).test_client()
+    sign_in(client)
+    sidebar = client.get("/sidebar")
+    assert f"frame-ancestors 'self' {HOST_ORIGIN}" in sidebar.headers["Content-Security-Policy"]
+    assert "X-Frame-Options" not in sidebar.headers
+    desktop = client.get("/")
+    assert "frame-ancestors 'none'" in desktop.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in desktop.headers["Content-Security-Policy"]
+    for resp in (sidebar, desktop):
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def _extract(client: FlaskClient, key: str) -> Any:
+    return client.post(
+        "/api/v1/extract", headers={"Authorization": f"Bearer {key}"}, json={"text": "hi"}
+    )
+
+
+def test_a_key_over_its_rate_gets_429_with_retry_after(limited: Flask, api_key: str) -> None:
+    client = limited.test_client()
+    assert [_extract(client, api_key).status_code for _ in range(3)] == [200] * 3
+    resp = _extract(client, api_key)
+    assert resp.status_code == 429
+    assert resp.mimetype == "application/problem+json"
+    assert resp.headers["Retry-After"] == "1"  # one request a second refills
+    body = resp.get_json()
+    assert body["status"] == 429 and body["error"] == "rate_limited"
+    assert body["title"] == "Too many requests"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_buckets_are_per_key(limited: Flask, api_key: str) -> None:
+    client = limited.test_client()
+    for _ in range(4):
+        _extract(client, api_key)
+    assert _extract(client, api_key).status_code == 429
+    assert _extract(client, "tl_another").status_code == 401  # its own bucket, then auth
+    assert client.get("/healthz").status_code == 200  # never limited
+
+
+def test_an_agent_session_has_its_own_bucket(limited: Flask, api_key: str) -> None:
+    for _ in range(4):
+        _extract(limited.test_client(), api_key)  # the key's bucket is empty now
+    agent = limited.test_client()
+    sign_in(agent)  # the launch has no session yet; the page it leads to counts
+    codes = [agent.get("/sidebar").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    other = limited.test_client()
+    sign_in(other, agent_id="agent-8")
+    assert other.get("/sidebar").status_code == 200  # another session is not held back
+
+
+def test_zero_turns_the_limit_off(make_app: Callable[..., Flask], api_key: str) -> None:
+    client = make_app(TRUSTLINE_RATE_LIMIT_PER_MINUTE=0, TRUSTLINE_RATE_LIMIT_BURST=1)
+    assert {_extract(client.test_client(), api_key).status_code for _ in range(10)} == {200}
+
+
+def test_the_bucket_refills_at_the_rate() -> None:
+    now = [0.0]
+    limiter = RateLimiter(per_minute=120, burst=2, clock=lambda: now[0])
+    assert [limiter.take("k") for _ in range(2)] == [0.0, 0.0]
+    assert limiter.take("k") == pytest.approx(0.5)
+    now[0] = 0.5
+    assert limiter.take("k") == 0.0
+    assert limiter.take("other") == 0.0
+
+
+def test_full_buckets_are_forgotten_when_there_are_too_many(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("assistant.security.MAX_BUCKETS", 3)
+    now = [0.0]
+    limiter = RateLimiter(per_minute=60, burst=1, clock=lambda: now[0])
+    for name in "abc":
+        limiter.take(name)
+    now[0] = 10.0  # all refilled
+    limiter.take("d")
+    assert set(limiter.buckets) == {"d"}

@@ -1,0 +1,292 @@
+"""`trustline serve` in production (issue 6): gunicorn in a real subprocess on a free
+loopback port with a temporary database, then SIGTERM with a stream still open."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant import serving
+
+START_SECONDS = 60  # loading the pipeline dominates
+STOP_SECONDS = 10  # SIGTERM to exit, with a stream open and a note in flight
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def children(pid: int, expect: int) -> list[int]:
+    """The child processes of `pid`, once there are `expect` of them (gunicorn forks its
+    workers one after another, and the first may answer before the last is up)."""
+    found = Path(f"/proc/{pid}/task/{pid}/children")
+    ends = time.monotonic() + 10
+    while True:
+        pids = [int(p) for p in found.read_text().split()] if found.exists() else []
+        if len(pids) >= expect or time.monotonic() > ends:
+            return pids
+        time.sleep(0.05)
+
+
+class Server:
+    """`trustline serve` as a subprocess; `key` is the one-off key it printed."""
+
+    def __init__(self, tmp_path: Path, **env: str) -> None:
+        self.port = free_port()
+        self.log = (tmp_path / "serve.log").open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "assistant.cli", "serve", "--port", str(self.port)],
+            env={
+                **os.environ,
+                "TRUSTLINE_DATABASE": str(tmp_path / "trustline.db"),
+                "TRUSTLINE_API_KEY_HASHES": "",
+                "TRUSTLINE_WORKERS": "2",
+                "TRUSTLINE_THREADS": "8",
+                "TRUSTLINE_SSE_POLL_MS": "50",
+                **env,
+            },
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+        )
+        self.output: list[str] = []
+        self.key = self._read_key()
+        self._wait_healthy()
+
+    def _read_key(self) -> str:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line)
+            if "Authorization: Bearer " in line:
+                return line.split("Authorization: Bearer ")[1].split("'")[0]
+        raise AssertionError(f"serve printed no key: {self.output}")
+
+    def _wait_healthy(self) -> None:
+        ends = time.monotonic() + START_SECONDS
+        while time.monotonic() < ends:
+            assert self.proc.poll() is None, "serve exited during start-up"
+            try:
+                if self.request("GET", "/healthz")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("serve did not answer /healthz in time")
+
+    def connection(self, timeout: float = 10.0) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def request(
+        self, method: str, path: str, body: Any = None, **headers: str
+    ) -> tuple[int, dict[str, str], Any]:
+        conn = self.connection()
+        try:
+            data = None if body is None else json.dumps(body)
+            hdrs = {"Authorization": f"Bearer {self.key}", **headers}
+            if data is not None:
+                hdrs["Content-Type"] = "application/json"
+            conn.request(method, path, body=data, headers=hdrs)
+            resp = conn.getresponse()
+            raw = resp.read()
+            parsed = (
+                json.loads(raw)
+                if raw and resp.getheader("Content-Type", "").endswith("json")
+                else raw
+            )
+            return resp.status, dict(resp.getheaders()), parsed
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = Server(tmp_path_factory.mktemp("serve"))
+    yield srv
+    srv.stop()
+
+
+class Stream:
+    """An open event stream and its connection."""
+
+    def __init__(self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse):
+        self.conn = conn
+        self.resp = resp
+
+    def close(self) -> None:
+        self.resp.close()
+        self.conn.close()
+
+
+def open_stream(srv: Server, customer: str) -> Stream:
+    conn = srv.connection(timeout=10)
+    conn.request(
+        "GET", f"/customers/{customer}/stream", headers={"Authorization": f"Bearer {srv.key}"}
+    )
+    resp = conn.getresponse()
+    assert resp.status == 200
+    assert resp.getheader("Content-Type", "").startswith("text/event-stream")
+    assert resp.readline() == b"retry: 2000\n"
+    return Stream(conn, resp)
+
+
+def next_event(stream: Stream) -> dict[str, Any]:
+    for raw in stream.resp:
+        line = raw.decode()
+        if line.startswith("data: "):
+            event: dict[str, Any] = json.loads(line[len("data: ") :])
+            return event
+    raise AssertionError("the stream ended without an event")
+
+
+def test_serve_runs_gunicorn_and_prints_the_dev_key(server: Server) -> None:
+    assert "gunicorn, 2 x 8 threads" in server.output[0]
+    assert f"http://127.0.0.1:{server.port}/healthz" in server.output[0]
+    assert server.request("GET", "/healthz")[2] == {"status": "ok"}
+
+
+def test_the_webhook_worker_runs_once_beside_the_workers(server: Server) -> None:
+    # two gunicorn workers and one webhook process, never one per worker
+    assert len(children(server.proc.pid, 3)) == 3
+
+
+def test_extract_through_gunicorn(server: Server) -> None:
+    status, _, body = server.request("POST", "/api/v1/extract", {"text": "cust prefers email"})
+    assert status == 200
+    assert body["facts"][0]["value"] == "email"
+
+
+def test_a_note_reaches_a_stream_served_by_any_worker(server: Server) -> None:
+    assert server.request("PUT", "/api/v1/customers/c-9", {})[0] in (200, 201)
+    streams = [open_stream(server, "c-9") for _ in range(4)]  # spread over both workers
+    note = {"text": "cust prefers sms", "agent": "a1", "source": "crm"}
+    assert server.request("POST", "/api/v1/customers/c-9/notes", note)[0] == 201
+    for stream in streams:
+        assert next_event(stream)["customer_id"] == "c-9"
+        stream.close()
+
+
+def test_sigterm_ends_streams_finishes_writes_and_exits(tmp_path: Path) -> None:
+    srv = Server(tmp_path)
+    try:
+        assert srv.request("PUT", "/api/v1/customers/c-1", {})[0] in (200, 201)
+        stream = open_stream(srv, "c-1")
+        forked = children(srv.proc.pid, 3)
+        assert len(forked) == 3
+        answers: list[int] = []
+
+        def post_notes() -> None:
+            for i in range(20):
+                note = {"text": f"cust prefers email {i}", "agent": "a1", "source": "crm"}
+                try:
+                    answers.append(srv.request("POST", "/api/v1/customers/c-1/notes", note)[0])
+                except OSError:
+                    return  # refused once the server stopped accepting
+
+        writer = threading.Thread(target=post_notes)
+        writer.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        srv.proc.send_signal(signal.SIGTERM)
+        assert srv.proc.wait(timeout=STOP_SECONDS + 20) == 0
+        took = time.monotonic() - started
+        writer.join(timeout=10)
+        assert took < STOP_SECONDS, f"SIGTERM took {took:.1f} s"
+        assert answers and set(answers) == {201}  # every answered write succeeded
+        # the stream ended: after a note's event, or cut when its worker exited
+        with contextlib.suppress(http.client.IncompleteRead):
+            stream.resp.read()
+        stream.close()
+        for pid in forked:  # workers and the webhook process are gone too
+            assert not Path(f"/proc/{pid}").exists() or "Z" in _state(pid)
+    finally:
+        srv.stop()
+
+
+def test_ctrl_c_stops_at_once_even_with_a_stream_open(tmp_path: Path) -> None:
+    srv = Server(tmp_path)
+    try:
+        assert srv.request("PUT", "/api/v1/customers/c-1", {})[0] in (200, 201)
+        stream = open_stream(srv, "c-1")
+        started = time.monotonic()
+        srv.proc.send_signal(signal.SIGINT)
+        assert srv.proc.wait(timeout=STOP_SECONDS + 20) == 0
+        assert time.monotonic() - started < STOP_SECONDS
+        stream.close()
+    finally:
+        srv.stop()
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0]
+    except OSError:
+        return "Z"
+
+
+# -- the parts, without a server -----------------------------------------------------
+
+
+def test_options_preload_the_app_and_use_threaded_workers() -> None:
+    opts = serving.gunicorn_options(
+        host="::1", port=8000, workers=3, threads=64, graceful_timeout=20
+    )
+    assert opts["preload_app"] is True
+    assert opts["bind"] == ["[::1]:8000"]
+    assert opts["worker_class"] is serving.StreamingThreadWorker
+    assert (opts["workers"], opts["threads"], opts["graceful_timeout"]) == (3, 64, 20)
+
+
+def _wsgi(content_type: str, chunks: list[bytes]) -> serving.WSGIApp:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", content_type)])
+        return chunks
+
+    return app
+
+
+def test_a_stream_ends_after_its_next_message_once_stopping() -> None:
+    stopping = threading.Event()
+    traffic = serving.Traffic()
+    app = serving.EndStreamsOnShutdown(
+        _wsgi("text/event-stream", [b"a", b"b", b"c"]), stopping, traffic
+    )
+    body = iter(app({}, lambda *a: None))
+    assert next(body) == b"a"
+    assert (traffic.requests, traffic.streams) == (0, 1)
+    stopping.set()  # "a" is out: the stream ends instead of waiting for "b"
+    assert list(body) == []
+    assert traffic.streams == 0
+
+
+def test_ordinary_responses_are_counted_until_closed() -> None:
+    traffic = serving.Traffic()
+    app = serving.EndStreamsOnShutdown(
+        _wsgi("application/json", [b"{}"]), threading.Event(), traffic
+    )
+    body = app({}, lambda *a: None)
+    assert traffic.requests == 1
+    assert list(body) == [b"{}"]
+    assert (traffic.requests, traffic.streams) == (0, 0)
