@@ -551,7 +551,7 @@ def test_tls_goes_to_the_checked_address_with_the_urls_name(tmp_path: Path) -> N
     import subprocess
 
     if shutil.which("openssl") is None:
-        pytest.skip("needs the openssl command to make a test certificate")
+        pytest.skip("needs the openssl command to make a test certificate")  # allowed: no openssl
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
         [
