@@ -450,3 +450,25 @@ def test_a_security_answer_read_out_as_a_name_is_masked(extractor: Extractor) ->
     result = extractor.extract("Cust said her mothers maiden name Fitzgerald on speaker.")
     assert "Fitzgerald" not in result.redacted_text
     assert "[CREDENTIAL]" in result.redacted_text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("CUST SAYS NEVER RING BEFORE 10 - WORKS NIGHTS.", ("contact_time", "morning", "negative")),
+        (
+            "Not keen on phone calls - said drop her a line by email.",
+            ("contact_channel", "phone", "negative"),
+        ),
+        ("Call weekday afternoons only.", ("contact_time", "afternoon", "positive")),
+    ],
+)
+def test_spaced_dashes_and_time_compounds(
+    extractor: Extractor, text: str, expected: tuple[str, str, str]
+) -> None:
+    assert expected in prefs(extractor, text)
+
+
+def test_a_product_named_after_a_time_is_not_a_contact_time(extractor: Extractor) -> None:
+    found = prefs(extractor, "Loves the spa, asked about the winter wellness weekend.")
+    assert not [p for p in found if p[0] == "contact_time"]

@@ -479,7 +479,7 @@ class Preferences(DataComponent):
                 wished = seg_ctx & self.sets["wish_words"]
                 return bool(wished) or (pol == "negative" and len(clause) <= 3)
             # "email address", "phone-number": the channel word names part of another thing
-            return nxt != "-" and nxt not in self.sets["channel_compound_nouns"]
+            return not _hyphenated(doc, m.end) and nxt not in self.sets["channel_compound_nouns"]
         if m.field == "contact_time":
             if ctx & self.sets["time_context_block"]:
                 return False
@@ -491,7 +491,16 @@ class Preferences(DataComponent):
                 keys, clause.start, clause.end
             ):
                 return False
-            return not (m.end < len(doc) and doc[m.end].text in {"-", "–"})
+            # "weekend-break", "wellness weekend": part of another noun, not a time
+            head = doc[m.start - 1] if m.start > clause.start else None
+            compound = (
+                head is not None
+                and head.dep_ == "compound"
+                and head.pos_ in ("NOUN", "PROPN")
+                and head.lower_ not in ("am", "pm")
+                and not self.tables["contact_time"].starts_at(keys, head.i, m.start)
+            )  # "weekday afternoons" is two times, "wellness weekend" a product
+            return not _hyphenated(doc, m.end) and not compound
         if m.field == "language":
             nxt = keys[m.end] if m.end < len(doc) else ""
             after = {k for k in keys[m.end : m.end + 3]}
@@ -638,6 +647,12 @@ class Preferences(DataComponent):
             last = self.singular(last)
         value = " ".join([*parts, last])
         return value.replace(" - ", "-").replace(" -", "-").replace("- ", "-")
+
+
+def _hyphenated(doc: Doc, i: int) -> bool:
+    """True when token i is a hyphen glued to the word before it ("weekend-break"),
+    not a spaced dash between fragments ("before 10 - works nights")."""
+    return i < len(doc) and doc[i].text in {"-", "–"} and doc[i - 1].whitespace_ == ""
 
 
 def _word(token: Token) -> str:
