@@ -599,8 +599,11 @@ class Preferences(DataComponent):
             if emitted is None:
                 if len(gap) > 3 or any(k in {".", ";"} for k in gap):
                     break
-                if any(doc[i].pos_ in {"VERB", "AUX"} for i in range(pos, chunk.start)):
-                    break  # "wants to add her daughter": a wish for an action
+                verbs = [doc[i] for i in range(pos, chunk.start) if doc[i].pos_ in VERBAL]
+                # "wants to add her daughter" is a wish for an action; "interested in
+                # adding critical illness cover" names the thing through a gerund
+                if verbs and not (len(verbs) == 1 and verbs[0].tag_ == "VBG" and verbs[0].i == pos):
+                    break
             else:
                 if any(
                     self.contrast.starts_at(keys, i, chunk.start)
