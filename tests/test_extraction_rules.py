@@ -472,3 +472,13 @@ def test_spaced_dashes_and_time_compounds(
 def test_a_product_named_after_a_time_is_not_a_contact_time(extractor: Extractor) -> None:
     found = prefs(extractor, "Loves the spa, asked about the winter wellness weekend.")
     assert not [p for p in found if p[0] == "contact_time"]
+
+
+def test_a_missed_engineer_visit_is_a_service_complaint(extractor: Extractor) -> None:
+    text = "Cust says engineer didn't turn up for the boiler service, 2nd missed appt."
+    assert {c["category"] for c in facts_of(extractor, text, "complaint")} == {"service"}
+
+
+def test_a_preference_message_is_not_a_complaint(extractor: Extractor) -> None:
+    text = "Yes please to the personalised picks! Next-day delivery is a must for me."
+    assert facts_of(extractor, text, "complaint") == []

@@ -40,11 +40,17 @@ class Complaints(DataComponent):
     data_name = "complaints"
 
     def __init__(
-        self, nlp: Language, name: str, threshold: float = 0.6, min_cue: float = 0.2
+        self,
+        nlp: Language,
+        name: str,
+        threshold: float = 0.6,
+        min_cue: float = 0.2,
+        own_words_threshold: float = 0.75,
     ) -> None:
         super().__init__(nlp, name)
         self.threshold = threshold
         self.min_cue = min_cue
+        self.own_words_threshold = own_words_threshold
 
     def setup(self) -> None:
         d, md = self.data, self.make_doc
@@ -187,7 +193,12 @@ class Complaints(DataComponent):
         if p is None or p < self.threshold or not segs:
             return []
         own_words = bool(self.own_words.search(doc.text))
-        if not own_words and not any(h.strength >= self.min_cue for h in hits):
+        cue = max((h.strength for h in hits), default=0.0)
+        if own_words:
+            # the customer's own words: a topic word will do, or a confident classifier
+            if cue < 0.2 and p < self.own_words_threshold:
+                return []
+        elif cue < self.min_cue:
             return []
         scores = {c: doc.cats.get(c, 0.0) for c in COMPLAINT_CATEGORIES}
         weak = [h for h in hits if h.category]
@@ -238,6 +249,11 @@ class Complaints(DataComponent):
         add_fact(doc, make_fact("complaint", ev, 0.75, **attrs))
 
 
-@Language.factory("trustline_complaints", default_config={"threshold": 0.6, "min_cue": 0.2})
-def make_complaints(nlp: Language, name: str, threshold: float, min_cue: float) -> Complaints:
-    return Complaints(nlp, name, threshold, min_cue)
+@Language.factory(
+    "trustline_complaints",
+    default_config={"threshold": 0.6, "min_cue": 0.2, "own_words_threshold": 0.75},
+)
+def make_complaints(
+    nlp: Language, name: str, threshold: float, min_cue: float, own_words_threshold: float
+) -> Complaints:
+    return Complaints(nlp, name, threshold, min_cue, own_words_threshold)
