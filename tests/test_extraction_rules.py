@@ -482,3 +482,16 @@ def test_a_missed_engineer_visit_is_a_service_complaint(extractor: Extractor) ->
 def test_a_preference_message_is_not_a_complaint(extractor: Extractor) -> None:
     text = "Yes please to the personalised picks! Next-day delivery is a must for me."
     assert facts_of(extractor, text, "complaint") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Interested in hiking boots, size 6.", "hiking boot"),
+        ("Also interested in adding critical illness cover.", "critical illness cover"),
+    ],
+)
+def test_gerunds_describe_or_act_on_an_interest(
+    extractor: Extractor, text: str, value: str
+) -> None:
+    assert ("interest", value, "positive") in prefs(extractor, text)

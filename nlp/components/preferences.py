@@ -140,6 +140,7 @@ class Preferences(DataComponent):
         self.contrast_follows = self.words(d["contrast_follows"])
         self.contrast_alone = self.words(d["contrast_alone"])
         self.intensifiers = self.words(d["intensifiers"])
+        self.action_gerunds = self.words(d["action_gerunds"])
         delivery_ctx = d["delivery_context_words"]
         self.delivery_bare = build_table(self.make_doc, {w: True for w in delivery_ctx["phrases"]})
         self.delivery_ctx = self.words(delivery_ctx)
@@ -613,6 +614,13 @@ class Preferences(DataComponent):
                     pol = "negative"
                 elif not gap or not set(gap) <= self.interest_joiners:
                     break
+            modifier = doc[chunk.start - 1] if chunk.start > pos else None
+            if (
+                modifier is not None
+                and modifier.tag_ == "VBG"
+                and keys[modifier.i] not in self.action_gerunds
+            ):
+                chunk = doc[modifier.i : chunk.end]  # "hiking boots": the gerund describes
             value = self._clean(doc, keys, chunk, taken)
             pos = chunk.end
             if value is None:
