@@ -13,7 +13,7 @@ from typing import IO, Any
 import click
 
 from nlp import ExtractionResult, Extractor, Fact, TrustlineNLPError
-from nlp.components.sensitive import redact
+from nlp.redaction import sensitive_spans, to_redacted
 
 from . import settings
 
@@ -149,18 +149,9 @@ def _ordered(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def masked_evidence(result: ExtractionResult, fact: Fact) -> str:
-    """The evidence of `fact` with every sensitive span inside it masked."""
-    start, end = fact.evidence.start, fact.evidence.end
-    spans = [
-        (
-            max(s.evidence.start, start) - start,
-            min(s.evidence.end, end) - start,
-            s.attrs["category"],
-        )
-        for s in result.facts
-        if s.kind == "sensitive" and s.evidence.start < end and start < s.evidence.end
-    ]
-    return redact(result.text[start:end], spans)
+    """The evidence of `fact` as it reads in the redacted text (secrets masked)."""
+    start, end = to_redacted(fact.evidence.start, fact.evidence.end, sensitive_spans(result.facts))
+    return result.redacted_text[start:end]
 
 
 def summary(result: ExtractionResult) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 import sqlite_utils
 
 from nlp import ExtractionResult, Extractor
-from nlp.redaction import to_redacted
+from nlp.redaction import sensitive_spans, to_redacted
 
 from .consent import ConsentRecord, ConsentState, decide
 from .policy import Policy
@@ -327,6 +327,13 @@ def _contract_fact(fact: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _fact(db: sqlite_utils.Database, fact_id: int) -> dict[str, Any]:
+    """The stored row of a fact that is known to exist (re-read after a change)."""
+    found = row(db, "SELECT * FROM facts WHERE id = ?", [fact_id])
+    assert found is not None
+    return found
+
+
 def _active_facts(db: sqlite_utils.Database, customer_id: str) -> list[dict[str, Any]]:
     return rows(
         db,
@@ -379,8 +386,7 @@ def _remove_fact(
         "UPDATE facts SET removed_at = ?, removed_by = ?, removed_reason = ? WHERE id = ?",
         [iso(at), actor, reason, fact["id"]],
     )
-    updated = row(db, "SELECT * FROM facts WHERE id = ?", [fact["id"]])
-    assert updated is not None
+    updated = _fact(db, fact["id"])
     event = (
         "profile.preference.removed"
         if fact["kind"] == "preference"
@@ -419,8 +425,7 @@ def remove_fact(
             subject=customer_id,
             details={"fact_id": fact_id, "reason": reason[:500]},
         )
-        updated = row(db, "SELECT * FROM facts WHERE id = ?", [fact_id])
-    assert updated is not None
+        updated = _fact(db, fact_id)
     return fact_view(updated)
 
 
@@ -453,8 +458,7 @@ def set_complaint_status(
             "UPDATE facts SET status = ?, attrs = ?, updated_at = ? WHERE id = ?",
             [status, json.dumps(attrs), iso(at), fact_id],
         )
-        updated = row(db, "SELECT * FROM facts WHERE id = ?", [fact_id])
-        assert updated is not None
+        updated = _fact(db, fact_id)
         publish(
             db,
             Event(
@@ -508,11 +512,7 @@ def ingest_note(
         result = extractor.extract(text)
     at = now or utcnow()
     stamp = iso(at)
-    masked = [
-        (f.evidence.start, f.evidence.end, str(f.attrs["category"]))
-        for f in result.facts
-        if f.kind == "sensitive"
-    ]
+    masked = sensitive_spans(result.facts)
     stored: list[dict[str, Any]] = []
     decisions: list[dict[str, Any]] = []
     proposals: list[dict[str, Any]] = []
@@ -592,11 +592,7 @@ def ingest_note(
                 )
             )
         # A withdrawal later in the same note may have taken earlier facts out again.
-        stored = [
-            fact_view(current)
-            for f in stored
-            if (current := row(db, "SELECT * FROM facts WHERE id = ?", [f["id"]])) is not None
-        ]
+        stored = [fact_view(_fact(db, f["id"])) for f in stored]
         audit.append(
             db,
             at=stamp,
@@ -708,8 +704,7 @@ def _store_fact(
     fact_id = int(cur.lastrowid or 0)
     if kind == "preference":
         _supersede(db, customer_id, fact_id, attrs, note_id, agent=agent, at=at)
-    stored = row(db, "SELECT * FROM facts WHERE id = ?", [fact_id])
-    assert stored is not None
+    stored = _fact(db, fact_id)
     view = fact_view(stored)
     publish(db, Event(_event_type(kind, "added"), customer_id, agent, iso(at), {"fact": view}))
     return view
@@ -746,8 +741,7 @@ def _supersede(
             "UPDATE facts SET superseded_by = ?, superseded_at = ? WHERE id = ?",
             [fact_id, iso(at), old["id"]],
         )
-        updated = row(db, "SELECT * FROM facts WHERE id = ?", [old["id"]])
-        assert updated is not None
+        updated = _fact(db, old["id"])
         publish(
             db,
             Event(

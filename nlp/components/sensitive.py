@@ -119,28 +119,6 @@ def _non_overlapping(
     return out
 
 
-def redact(text: str, spans: list[tuple[int, int, str]]) -> str:
-    """Replace every span with [CATEGORY]; spans must not overlap."""
-    parts: list[str] = []
-    pos = 0
-    for start, end, category in sorted(spans):
-        if start < pos:
-            continue
-        parts.append(text[pos:start])
-        parts.append(f"[{category.upper()}]")
-        pos = end
-    parts.append(text[pos:])
-    return "".join(parts)
-
-
-def sensitive_spans(facts: list[Any]) -> list[tuple[int, int, str]]:
-    return [
-        (f.evidence.start, f.evidence.end, f.attrs["category"])
-        for f in facts
-        if f.kind == "sensitive"
-    ]
-
-
 @Language.factory("trustline_sensitive")
 def make_sensitive(nlp: Language, name: str) -> Sensitive:
     return Sensitive(nlp, name)
