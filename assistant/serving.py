@@ -10,7 +10,8 @@ Why these choices:
   a process, and the extraction itself is CPU work the GIL would serialise in a
   cooperative worker anyway.
 * The webhook worker runs in one process forked by `trustline serve` before gunicorn
-  starts, never once per gunicorn worker; gunicorn's `on_exit` hook stops it.
+  starts, never once per gunicorn worker; the master restarts it if it dies, and
+  gunicorn's `on_exit` hook stops it.
 * Shutdown (SIGTERM or SIGINT to the master): workers stop accepting, answer what is in
   flight, then exit, closing their open event streams (clients reconnect and resume with
   Last-Event-ID); `graceful_timeout` bounds the whole.
@@ -18,12 +19,14 @@ Why these choices:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -215,23 +218,95 @@ def gunicorn_options(
 # -- the webhook delivery process ----------------------------------------------------
 
 
-def start_webhook_process(app: Flask) -> int | None:
-    """Fork one process that delivers webhooks when TRUSTLINE_WEBHOOK_WORKER is on;
-    returns its pid, or None. It stops on SIGTERM/SIGINT or when its parent dies."""
-    if not app.config.get("TRUSTLINE_WEBHOOK_WORKER"):
-        return None
-    parent = os.getpid()
-    pid = os.fork()
-    if pid:
-        return pid
-    status = 0
-    try:
-        _deliver_until_stopped(app, parent)
-    except BaseException:
-        log.exception("webhook process failed")
-        status = 1
-    finally:
-        os._exit(status)
+WEBHOOK_PROCESS_NAME = "trustline-hooks"  # its name in ps/top (/proc/<pid>/comm)
+RESTART_PAUSE_SECONDS = (1.0, 30.0)  # first and longest pause before a restart
+HEALTHY_AFTER_SECONDS = 60.0  # a process that ran this long restarts after the first pause
+
+
+class WebhookProcess:
+    """The one webhook delivery process of `trustline serve`, restarted if it dies.
+
+    The master forks it before gunicorn starts. A thread of the master holds the read end
+    of a pipe whose write end only the child holds, so the child's death (a crash, the
+    OOM killer, a SIGKILL) wakes the thread at once, without racing gunicorn, which reaps
+    every child of the master. The thread logs it and forks a new one after a pause that
+    doubles while the process keeps dying young. Nothing is lost in between: the
+    deliveries are in the database and an unfinished claim runs out and is taken again.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.pid: int | None = None
+        self.restarts = 0
+        self._stopping = threading.Event()
+        self._parent = os.getpid()
+
+    def start(self) -> None:
+        """Fork the process (if TRUSTLINE_WEBHOOK_WORKER is on) and watch over it."""
+        if not self.app.config.get("TRUSTLINE_WEBHOOK_WORKER"):
+            return
+        watch = self._fork()
+        threading.Thread(
+            target=self._supervise, args=(watch,), name="webhook-supervisor", daemon=True
+        ).start()
+
+    def _fork(self) -> int:
+        """Fork the delivery process; returns the read end of its life pipe."""
+        alive_r, alive_w = os.pipe()
+        pid = os.fork()
+        if pid:
+            os.close(alive_w)
+            self.pid = pid
+            return alive_r
+        os.close(alive_r)  # the child keeps alive_w open until it ends
+        status = 0
+        try:
+            _name_process(WEBHOOK_PROCESS_NAME)
+            _deliver_until_stopped(self.app, self._parent)
+        except BaseException:
+            log.exception("webhook process failed")
+            status = 1
+        finally:
+            os._exit(status)
+
+    def _supervise(self, watch: int) -> None:
+        pause = RESTART_PAUSE_SECONDS[0]
+        while True:
+            started = time.monotonic()
+            try:
+                while os.read(watch, 1):  # EOF once the child is gone
+                    pass
+            finally:
+                os.close(watch)
+            if self._stopping.is_set():
+                return
+            lived = time.monotonic() - started
+            pause = RESTART_PAUSE_SECONDS[0] if lived >= HEALTHY_AFTER_SECONDS else pause
+            log.error(
+                "webhook process %s ended unexpectedly after %.0f s; restarting in %.0f s "
+                "(deliveries wait in the database meanwhile)",
+                self.pid,
+                lived,
+                pause,
+            )
+            if self._stopping.wait(pause):
+                return
+            pause = min(pause * 2, RESTART_PAUSE_SECONDS[1])
+            self.restarts += 1
+            watch = self._fork()
+
+    def stop(self, timeout: float = STOP_WEBHOOKS_SECONDS) -> None:
+        """Stop it (SIGTERM, then SIGKILL after `timeout`) and do not restart it."""
+        self._stopping.set()
+        if self.pid is not None:
+            stop_process(self.pid, timeout)
+            self.pid = None
+
+
+def _name_process(name: str) -> None:
+    """Set this process's name as ps and top show it (Linux; elsewhere a no-op)."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/comm").write_text(name[:15])
 
 
 def _deliver_until_stopped(app: Flask, parent: int) -> None:
@@ -276,11 +351,11 @@ def run(
     app: Flask, *, host: str, port: int, workers: int, threads: int, graceful_timeout: int
 ) -> None:
     """Serve `app` with gunicorn until the master is told to stop."""
-    webhooks = [pid] if (pid := start_webhook_process(app)) is not None else []
+    webhooks = WebhookProcess(app)
+    webhooks.start()
 
     def on_exit(_arbiter: Any) -> None:
-        while webhooks:
-            stop_process(webhooks.pop())
+        webhooks.stop()
 
     options = gunicorn_options(
         host=host,

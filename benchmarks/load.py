@@ -20,8 +20,10 @@ arriving on a stream, over every stream of that customer) p50 / p99; webhook lag
 answered to the receipt of the note's first message) p50 / p99; errors (failed or
 non-2xx requests, streams that broke); lost events (events of a customer a stream of
 that customer never got, summed over streams, plus events the receiver never got);
-peak memory of the server processes (sum of RSS, so shared pages count once per process,
-and sum of PSS).
+server CPU time per note during the load (all server processes, user + system: robust
+to a noisy machine where wall times are not) and the benchmark's own share of the CPU
+used; peak memory of the server processes (sum of RSS, so shared pages count once per
+process, and sum of PSS).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import http.server
 import json
 import os
 import random
+import selectors
 import signal
 import socket
 import statistics
@@ -114,60 +117,48 @@ def note_of(event: dict[str, Any]) -> int | None:
     return None
 
 
-class Stream(threading.Thread):
+class Stream:
     """One client's event stream (HTTP/1.0, so the body is the raw SSE text)."""
 
     def __init__(self, run: Run, port: int, key: str, customer: str, after: int) -> None:
-        super().__init__(daemon=True)
         self.run_state, self.port, self.key = run, port, key
         self.customer, self.last = customer, after
         self.ids: set[int] = set()
         self.notes: set[int] = set()
-        self.opened = threading.Event()
+        self.opened = False
+        self.sock: socket.socket | None = None
+        self.buf = b""
+        self.header_done = False
 
-    def run(self) -> None:
-        while not self.run_state.stop.is_set():
-            try:
-                self._once()
-            except OSError as exc:
-                if not self.run_state.stop.is_set():
-                    self.run_state.error(f"stream {self.customer}: {exc!r}")
-                    time.sleep(0.5)
+    def connect(self) -> socket.socket:
+        """(Re)open the stream after the last event seen; returns the socket."""
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+        sock.sendall(
+            (
+                f"GET /customers/{self.customer}/stream HTTP/1.0\r\n"
+                f"Host: 127.0.0.1\r\nAuthorization: Bearer {self.key}\r\n"
+                f"Last-Event-ID: {self.last}\r\n\r\n"
+            ).encode()
+        )
+        sock.setblocking(False)
+        self.sock, self.buf, self.header_done = sock, b"", False
+        return sock
 
-    def _once(self) -> None:
-        with socket.create_connection(("127.0.0.1", self.port), timeout=30) as sock:
-            sock.sendall(
-                (
-                    f"GET /customers/{self.customer}/stream HTTP/1.0\r\n"
-                    f"Host: 127.0.0.1\r\nAuthorization: Bearer {self.key}\r\n"
-                    f"Last-Event-ID: {self.last}\r\n\r\n"
-                ).encode()
-            )
-            sock.settimeout(0.5)
-            buf = b""
-            header_done = False
-            while not self.run_state.stop.is_set():
-                try:
-                    data = sock.recv(65536)
-                except TimeoutError:
-                    continue
-                if not data:
-                    return  # the stream ended (its max life): reconnect after self.last
-                now = time.time()
-                buf += data
-                if not header_done:
-                    head, sep, rest = buf.partition(b"\r\n\r\n")
-                    if not sep:
-                        continue
-                    if b" 200 " not in head.split(b"\r\n", 1)[0]:
-                        self.run_state.error(f"stream {self.customer}: {head[:40]!r}")
-                        time.sleep(0.5)
-                        return
-                    header_done, buf = True, rest
-                    self.opened.set()
-                *messages, buf = buf.split(b"\n\n")
-                for message in messages:
-                    self._message(message.decode(), now)
+    def feed(self, data: bytes, now: float) -> bool:
+        """Take bytes read from the socket; False when the stream must be reopened."""
+        self.buf += data
+        if not self.header_done:
+            head, sep, rest = self.buf.partition(b"\r\n\r\n")
+            if not sep:
+                return True
+            if b" 200 " not in head.split(b"\r\n", 1)[0]:
+                self.run_state.error(f"stream {self.customer}: {head[:40]!r}")
+                return False
+            self.header_done, self.buf, self.opened = True, rest, True
+        *messages, self.buf = self.buf.split(b"\n\n")
+        for message in messages:
+            self._message(message.decode(), now)
+        return True
 
     def _message(self, message: str, now: float) -> None:
         data = "".join(line[6:] for line in message.splitlines() if line.startswith("data: "))
@@ -176,13 +167,48 @@ class Stream(threading.Thread):
         event = json.loads(data)
         if "id" not in event:
             return
-        self.ids.add(int(event["id"]))
         self.last = max(self.last, int(event["id"]))
         note = note_of(event)
-        if note is not None and note not in self.notes:
-            self.notes.add(note)
-            with self.run_state.lock:
+        with self.run_state.lock:  # the main thread reads `ids` to count what is missing
+            self.ids.add(int(event["id"]))
+            if note is not None and note not in self.notes:
+                self.notes.add(note)
                 self.run_state.arrivals.append((note, now))
+
+
+def read_streams(run: Run, streams: list[Stream]) -> None:
+    """Hold every stream open in one thread (as a real client fleet costs the server the
+    same, without costing this benchmark hundreds of threads); reopen ended ones."""
+    selector = selectors.DefaultSelector()
+    for s in streams:
+        selector.register(s.connect(), selectors.EVENT_READ, s)
+    reopen: list[tuple[float, Stream]] = []  # (when, stream): a refused stream waits
+    while not run.stop.is_set():
+        for key, _ in selector.select(timeout=0.1):
+            stream: Stream = key.data
+            sock = key.fileobj
+            assert isinstance(sock, socket.socket)
+            try:
+                data = sock.recv(65536)
+            except BlockingIOError:
+                continue
+            except OSError as exc:
+                run.error(f"stream {stream.customer}: {exc!r}")
+                data = b""
+            if data and stream.feed(data, time.time()):
+                continue
+            # Ended (its max life: reopen at once) or failed (in a moment), after the
+            # last event it saw.
+            selector.unregister(sock)
+            sock.close()
+            reopen.append((time.monotonic() + (0.0 if stream.header_done else 0.5), stream))
+        now = time.monotonic()
+        for item in [r for r in reopen if r[0] <= now]:
+            reopen.remove(item)
+            selector.register(item[1].connect(), selectors.EVENT_READ, item[1])
+    for key in list(selector.get_map().values()):
+        key.fileobj.close()  # type: ignore[union-attr]
+    selector.close()
 
 
 def receiver(run: Run) -> http.server.ThreadingHTTPServer:
@@ -238,12 +264,21 @@ def agent(run: Run, port: int, key: str, customers: list[str], texts: list[str],
     conn.close()
 
 
+def children(pid: int) -> list[int]:
+    """The child processes of `pid`, whichever of its threads forked them."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(p) for p in task.read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
 def server_memory(pid: int) -> tuple[float, float]:
     """(sum of RSS, sum of PSS) in MB of `pid` and its children."""
-    pids = [pid]
-    try:
-        pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
+    pids = [pid, *children(pid)]
+    if len(pids) == 1:
         return 0.0, 0.0
     rss = pss = 0.0
     for p in pids:
@@ -256,6 +291,21 @@ def server_memory(pid: int) -> tuple[float, float]:
         except OSError:
             continue
     return rss, pss
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by `pid` and its children."""
+    pids = [pid, *children(pid)]
+    if len(pids) == 1:
+        return 0.0
+    ticks = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -287,7 +337,8 @@ def main() -> None:
     hooks = receiver(run)
     tmp = tempfile.TemporaryDirectory(prefix="trustline-load-")
     db_path = Path(tmp.name) / "trustline.db"
-    keys = [new_key() for _ in range(args.agents + 1)]
+    # One key per agent and per listener (each a client of its own), and one to set up.
+    keys = [new_key() for _ in range(args.agents + args.listeners + 1)]
     db = connect(db_path)
     migrate(db)
     subscriptions.create(db, f"http://127.0.0.1:{hooks.server_port}/", ["*"], actor="load")
@@ -346,20 +397,23 @@ def main() -> None:
             Stream(run, port, keys[i], customers[i % len(customers)], start_id)
             for i in range(args.agents)
         ] + [
-            Stream(run, port, keys[-1], customers[i % len(customers)], start_id)
+            Stream(run, port, keys[args.agents + i], customers[i % len(customers)], start_id)
             for i in range(args.listeners)
         ]
-        for s in streams:
-            s.start()
-        opened = all(s.opened.wait(max(0.0, ends - time.monotonic() + 30)) for s in streams)
-        if not opened:
-            run.error(f"{sum(not s.opened.is_set() for s in streams)} streams never opened")
+        reader = threading.Thread(target=read_streams, args=(run, streams), daemon=True)
+        reader.start()
+        open_by = time.monotonic() + 30
+        while not all(s.opened for s in streams) and time.monotonic() < open_by:
+            time.sleep(0.05)
+        if not all(s.opened for s in streams):
+            run.error(f"{sum(not s.opened for s in streams)} streams never opened")
         say(f"{len(streams)} streams open; load for {args.seconds:.0f} s ...")
         agents = [
             threading.Thread(target=agent, args=(run, port, keys[i], customers, texts, i))
             for i in range(args.agents)
         ]
         load_started = time.monotonic()
+        cpu_started, own_started = server_cpu(server.pid), time.process_time()
         for a in agents:
             a.start()
         time.sleep(args.seconds)
@@ -367,6 +421,8 @@ def main() -> None:
         for a in agents:
             a.join(timeout=60)
         load_time = time.monotonic() - load_started
+        cpu_used = server_cpu(server.pid) - cpu_started
+        own_used = time.process_time() - own_started
         # Drain: every stream has every event of its customer, the receiver every event.
         expected = rows(db, "SELECT id, customer_id FROM events WHERE id > ?", [start_id])
         by_customer: dict[str, set[int]] = {}
@@ -375,8 +431,8 @@ def main() -> None:
         drain_ends = time.monotonic() + args.drain_seconds
 
         def missing() -> tuple[int, int]:
-            lost_streams = sum(len(by_customer.get(s.customer, set()) - s.ids) for s in streams)
             with run.lock:
+                lost_streams = sum(len(by_customer.get(s.customer, set()) - s.ids) for s in streams)
                 lost_hooks = len({int(e["id"]) for e in expected} - set(run.hooks))
             return lost_streams, lost_hooks
 
@@ -425,6 +481,8 @@ def main() -> None:
         "lost_events": lost_streams + lost_hooks,
         "lost_stream_events": lost_streams,
         "lost_webhook_events": lost_hooks,
+        "server_cpu_ms_per_note": round(cpu_used * 1000 / max(run.posted, 1), 2),
+        "client_cpu_share": round(own_used / max(own_used + cpu_used, 1e-9), 2),
         "peak_rss_mb": round(peak[0], 1),
         "peak_pss_mb": round(peak[1], 1),
     }

@@ -97,6 +97,17 @@ def model_text(text: str) -> str:
 ORIGINAL_TEXT = "trustline.original_text"
 
 
+class _Waiting:
+    """One text handed to `Extractor.extract`, and what became of it."""
+
+    __slots__ = ("error", "id", "result", "text")
+
+    def __init__(self, text: str, id: Any) -> None:
+        self.text, self.id = text, id
+        self.result: ExtractionResult | None = None
+        self.error: BaseException | None = None
+
+
 class Extractor:
     """Extract preferences, complaints, consent statements and sensitive data."""
 
@@ -104,8 +115,12 @@ class Extractor:
         self.nlp = nlp
         self.max_chars = max_chars
         # spaCy does not promise that one pipeline may run in several threads at once
-        # (a threaded web server calls it from many); batches take turns.
-        self._lock = threading.Lock()
+        # (a threaded web server calls it from many); batches take turns. Re-entrant: the
+        # thread that holds it for `extract` runs the batch through `_run`.
+        self._lock = threading.RLock()
+        # Texts handed to `extract` by threads waiting for the pipeline (see there).
+        self._waiting: list[_Waiting] = []
+        self._waiting_lock = threading.Lock()
         nlp.max_length = max(nlp.max_length, max_chars + 1)
         self.model_name = f"{nlp.meta.get('lang', '')}_{nlp.meta.get('name', '')}"
         self.model_version = str(nlp.meta.get("version", ""))
@@ -131,8 +146,46 @@ class Extractor:
             ) from exc
 
     def extract(self, text: str, id: Any = None) -> ExtractionResult:
-        """Extract the facts of one text."""
-        return next(self.extract_many([text], ids=[id]))
+        """Extract the facts of one text.
+
+        Safe to call from many threads at once, and cheaper that way: while one batch
+        is in the pipeline, the texts of the threads that arrive queue up, and the next
+        thread to get the pipeline runs all of them as one `nlp.pipe` batch (a batch of
+        ten costs far less than ten single texts). Nobody waits longer than for the
+        batch in progress and their own.
+        """
+        self.check(text)
+        mine = _Waiting(text, id)
+        with self._waiting_lock:
+            self._waiting.append(mine)
+        with self._lock:
+            if mine.result is None and mine.error is None:  # nobody ran it meanwhile
+                with self._waiting_lock:
+                    batch, self._waiting = self._waiting, []
+                self._run_waiting(batch)
+        if mine.error is not None:
+            raise mine.error
+        assert mine.result is not None
+        return mine.result
+
+    def _run_waiting(self, batch: list[_Waiting]) -> None:
+        """Run the queued texts as one batch; a failure falls back to one text at a time,
+        so that one text's error reaches only its own caller."""
+        try:
+            results = list(self._run([(w.text, w.id) for w in batch], min(len(batch), 64)))
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].error = exc
+                return
+            for waiting in batch:
+                self._run_waiting([waiting])
+            return
+        except BaseException as exc:  # interrupted: the others must not wait for nothing
+            for waiting in batch:
+                waiting.error = exc
+            raise
+        for waiting, result in zip(batch, results, strict=True):
+            waiting.result = result
 
     def extract_many(
         self,

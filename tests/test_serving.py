@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_webhooks_receiver import Receiver
 
 from assistant import serving
 
@@ -35,10 +36,13 @@ def free_port() -> int:
 def children(pid: int, expect: int) -> list[int]:
     """The child processes of `pid`, once there are `expect` of them (gunicorn forks its
     workers one after another, and the first may answer before the last is up)."""
-    found = Path(f"/proc/{pid}/task/{pid}/children")
     ends = time.monotonic() + 10
     while True:
-        pids = [int(p) for p in found.read_text().split()] if found.exists() else []
+        # Per thread: a restarted webhook process is the child of the master's supervisor.
+        pids = []
+        for task in Path(f"/proc/{pid}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                pids += [int(p) for p in task.read_text().split()]
         if len(pids) >= expect or time.monotonic() > ends:
             return pids
         time.sleep(0.05)
@@ -170,6 +174,48 @@ def test_serve_runs_gunicorn_and_prints_the_dev_key(server: Server) -> None:
 def test_the_webhook_worker_runs_once_beside_the_workers(server: Server) -> None:
     # two gunicorn workers and one webhook process, never one per worker
     assert len(children(server.proc.pid, 3)) == 3
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _webhook_process(master: int, other_than: int | None = None) -> int | None:
+    """The pid of the master's webhook delivery process (named in ps), once it runs."""
+    ends = time.monotonic() + 15
+    while time.monotonic() < ends:
+        for pid in children(master, 0):
+            if pid != other_than and _comm(pid) == serving.WEBHOOK_PROCESS_NAME:
+                return pid
+        time.sleep(0.1)
+    return None
+
+
+def test_a_killed_webhook_process_is_restarted_and_delivers(tmp_path: Path) -> None:
+    receiver = Receiver()
+    srv = Server(tmp_path, TRUSTLINE_WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8")
+    try:
+        first = _webhook_process(srv.proc.pid)
+        assert first is not None, "no webhook process beside the workers"
+        os.kill(first, signal.SIGKILL)
+        second = _webhook_process(srv.proc.pid, other_than=first)
+        assert second is not None, "the webhook process was not restarted"
+        assert b"webhook process" in (tmp_path / "serve.log").read_bytes()  # said so
+        # The new one delivers: a subscription made now gets the next note's events.
+        status, _, _ = srv.request(
+            "POST", "/api/v1/webhooks", {"url": receiver.url, "events": ["*"]}
+        )
+        assert status == 201
+        assert srv.request("PUT", "/api/v1/customers/c-2", {})[0] in (200, 201)
+        note = {"text": "cust prefers sms", "agent": "a1"}
+        assert srv.request("POST", "/api/v1/customers/c-2/notes", note)[0] == 201
+        assert receiver.wait_for(1, timeout=30), "nothing delivered after the restart"
+    finally:
+        srv.stop()
+        receiver.close()
 
 
 def test_extract_through_gunicorn(server: Server) -> None:

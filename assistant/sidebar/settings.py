@@ -67,9 +67,10 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "TRUSTLINE_SSE_POLL_MS",
-        250,
-        "How often, in milliseconds, each open event stream (/customers/<id>/stream) polls "
-        "the events table for new events.",
+        50,
+        "How often, in milliseconds, each server process reads the events table for new "
+        "events to send on its open event streams (/customers/<id>/stream); one read per "
+        "process, however many streams are open.",
     ),
     Setting(
         "TRUSTLINE_SSE_HEARTBEAT_SECONDS",

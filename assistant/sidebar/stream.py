@@ -1,9 +1,11 @@
 """`GET /customers/<id>/stream`: Server-Sent Events fed from the events table.
 
 The events table (the outbox every write appends to in its own transaction) is the only
-source: each open stream polls it with a fresh connection, so a change made by any
-process (another sidebar, the API, the CLI, a webhook) reaches every stream. Each event
-carries its id, so a reconnecting EventSource resumes after `Last-Event-ID`.
+source, so a change made by any process (another sidebar, the API, the CLI, a webhook)
+reaches every stream. A stream first reads its customer's events after its starting
+point from the table, then gets new ones from the process's one reader of the table
+(`hub.py`) rather than polling the table itself. Each event carries its id, so a
+reconnecting EventSource resumes after `Last-Event-ID`.
 
 Two audiences:
 
@@ -30,9 +32,11 @@ from ..store.db import close_db, connect, database_path, get_db
 from ..store.events import after as events_after
 from . import bp
 from .config import sidebar_config
+from .hub import hub_for
 from .panels import find_customer, last_event_id, profile_panel
 from .session import Agent, current_agent
 
+EVENTS_PAGE = 500  # events read from the table at once when a stream catches up
 RETRY_MS = 2000  # how long a browser waits before reconnecting
 END_EVENT = "closed"  # the sidebar closes its EventSource on this (sse-close)
 
@@ -111,45 +115,71 @@ def _events(path: str, customer_id: str, after_id: int, viewer: Agent | None) ->
     started = last_write = time.monotonic()
     last = after_id
     yield f"retry: {RETRY_MS}\n\n"
-    while True:
-        db = connect(path)  # a fresh connection each poll: sees every process's commits
-        try:
-            batch = events_after(db, last, customer_id)
-            # Erasure deletes the customer's events, so the table may reuse their ids:
-            # the customer's own row, not an event id, says it is gone.
-            gone = not _exists(db, customer_id)
-            panel = (
-                _panel(db, viewer, customer_id) if (batch or gone) and viewer is not None else None
+    sub = hub_for(path, config.poll_seconds).subscribe(customer_id)
+    try:
+        pending, more = _backfill(path, customer_id, after_id)
+        while True:
+            batch = [e for e in pending if int(e["id"]) > last]  # the hub may repeat some
+            gone = any(e["type"] == "customer.erased" for e in batch)
+            if batch and not gone:
+                last = int(batch[-1]["id"])
+                if viewer is None:
+                    for event in batch:
+                        data = json.dumps(event)
+                        yield format_event(data, event=event["type"], event_id=event["id"])
+                else:
+                    yield format_event(_panel(path, viewer, customer_id), event="profile",
+                                       event_id=last)  # fmt: skip
+                last_write = time.monotonic()
+            if gone:
+                if viewer is None:
+                    data = json.dumps({"type": "customer.erased", "customer_id": customer_id})
+                    yield format_event(data, event="customer.erased")
+                else:
+                    yield format_event(render_template("sidebar/_erased.html"), event="profile")
+                yield format_event("erased", event=END_EVENT)
+                return
+            now = time.monotonic()
+            if now - started >= config.stream_max_seconds:
+                return  # the client reconnects with Last-Event-ID
+            if now - last_write >= config.heartbeat_seconds:
+                yield ": heartbeat\n\n"
+                last_write = now
+            wait = min(
+                config.heartbeat_seconds - (now - last_write),
+                config.stream_max_seconds - (now - started),
             )
-        finally:
-            db.conn.close()
-        if batch and not gone:
-            last = int(batch[-1]["id"])
-            if viewer is None:
-                for event in batch:
-                    yield format_event(json.dumps(event), event=event["type"], event_id=event["id"])
+            if more:  # a long way behind: the next page from the table
+                pending, more = _backfill(path, customer_id, last)
             else:
-                yield format_event(panel or "", event="profile", event_id=last)
-            last_write = time.monotonic()
-        if gone:
-            if viewer is None:
-                data = json.dumps({"type": "customer.erased", "customer_id": customer_id})
-                yield format_event(data, event="customer.erased")
-            else:
-                yield format_event(panel or "", event="profile")
-            yield format_event("erased", event=END_EVENT)
-            return
-        now = time.monotonic()
-        if now - started >= config.stream_max_seconds:
-            return  # the client reconnects with Last-Event-ID
-        if now - last_write >= config.heartbeat_seconds:
-            yield ": heartbeat\n\n"
-            last_write = now
-        time.sleep(config.poll_seconds)
+                pending = sub.wait(max(wait, 0.0))
+    finally:
+        sub.close()
 
 
-def _panel(db: Any, viewer: Agent, customer_id: str) -> str:
-    if not _exists(db, customer_id):
-        return render_template("sidebar/_erased.html")
-    panel = profile_panel(db, get_policy(), viewer, customer_id)
-    return render_template("sidebar/_profile.html", panel=panel)
+def _backfill(path: str, customer_id: str, after_id: int) -> tuple[list[dict[str, Any]], bool]:
+    """A page of the customer's events after `after_id` from the table, and whether more
+    follow; when the customer is gone (erased since the stream began), the page ends with
+    a stand-in erasure event."""
+    db = connect(path)
+    try:
+        found = events_after(db, after_id, customer_id, EVENTS_PAGE)
+        if len(found) == EVENTS_PAGE:
+            return found, True
+        if not _exists(db, customer_id):
+            at = int(found[-1]["id"]) + 1 if found else after_id + 1
+            found.append({"id": at, "type": "customer.erased"})
+        return found, False
+    finally:
+        db.conn.close()
+
+
+def _panel(path: str, viewer: Agent, customer_id: str) -> str:
+    db = connect(path)
+    try:
+        if not _exists(db, customer_id):
+            return render_template("sidebar/_erased.html")
+        panel = profile_panel(db, get_policy(), viewer, customer_id)
+        return render_template("sidebar/_profile.html", panel=panel)
+    finally:
+        db.conn.close()
