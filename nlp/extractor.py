@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -95,6 +96,9 @@ def model_text(text: str) -> str:
 
 
 ORIGINAL_TEXT = "trustline.original_text"
+# Micro-batching of concurrent `extract` calls (see there).
+BUSY_SECONDS = 0.05
+LINGER_SECONDS = 0.003
 
 
 class _Waiting:
@@ -121,6 +125,7 @@ class Extractor:
         # Texts handed to `extract` by threads waiting for the pipeline (see there).
         self._waiting: list[_Waiting] = []
         self._waiting_lock = threading.Lock()
+        self._last_batch_ended = -1e9  # time.monotonic() of the last `extract` batch
         nlp.max_length = max(nlp.max_length, max_chars + 1)
         self.model_name = f"{nlp.meta.get('lang', '')}_{nlp.meta.get('name', '')}"
         self.model_version = str(nlp.meta.get("version", ""))
@@ -151,8 +156,10 @@ class Extractor:
         Safe to call from many threads at once, and cheaper that way: while one batch
         is in the pipeline, the texts of the threads that arrive queue up, and the next
         thread to get the pipeline runs all of them as one `nlp.pipe` batch (a batch of
-        ten costs far less than ten single texts). Nobody waits longer than for the
-        batch in progress and their own.
+        ten costs far less than ten single texts). When batches follow each other
+        closely (within BUSY_SECONDS), the next one also waits LINGER_SECONDS for texts
+        on their way. Nobody waits longer than for the batch in progress, the linger and
+        their own batch.
         """
         self.check(text)
         mine = _Waiting(text, id)
@@ -160,9 +167,17 @@ class Extractor:
             self._waiting.append(mine)
         with self._lock:
             if mine.result is None and mine.error is None:  # nobody ran it meanwhile
+                if time.monotonic() - self._last_batch_ended < BUSY_SECONDS:
+                    # Busy: requests follow one another closely, so wait a moment for
+                    # the ones already on their way (like Nagle's algorithm). Idle, a
+                    # lone note goes through at once.
+                    time.sleep(LINGER_SECONDS)
                 with self._waiting_lock:
                     batch, self._waiting = self._waiting, []
-                self._run_waiting(batch)
+                try:
+                    self._run_waiting(batch)
+                finally:
+                    self._last_batch_ended = time.monotonic()
         if mine.error is not None:
             raise mine.error
         assert mine.result is not None

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 import threading
 import time
 from collections import deque
@@ -123,9 +122,9 @@ class EventHub:
                 if db is None:
                     db = connect(self.path)
                 batch = events_after(db, cursor, None, READ_LIMIT)
-            except (sqlite3.Error, ValueError) as exc:  # ValueError: unreadable event data
+            except Exception as exc:  # the streams depend on this thread: never die
                 if not failing:
-                    log.warning("event streams cannot read the events table: %s", exc)
+                    log.warning("event streams cannot read the events table: %r", exc)
                 failing = True
                 if db is not None:
                     db.conn.close()
