@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 INBOX_GRACE_SECONDS = 30.0  # a request normally processes its message within this
 INBOX_EVERY = 5.0
 PRUNE_EVERY = 3600.0
+SETTLE_DELAY_SECONDS = 0.02  # longest an ended attempt waits to be recorded with others
 CONFIG_KEY = "trustline.webhooks.delivery"
 
 
@@ -96,6 +97,8 @@ class Worker:
         pool = ThreadPoolExecutor(width, thread_name_prefix="webhook-send")
         in_flight: dict[Future[Outcome], Claim] = {}
         ready: deque[Claim] = deque()  # claimed, waiting for a free sender
+        finished: list[tuple[Claim, Outcome]] = []  # attempts ended, not yet recorded
+        first_finished = 0.0
         seen_version = -1
         wake_at = 0.0
         last_inbox = last_prune = 0.0
@@ -130,15 +133,31 @@ class Worker:
                         if now - last_prune >= PRUNE_EVERY:
                             last_prune = now
                             deliveries.prune(db, retention_days=self.config.retention_days)
-                        if in_flight:
-                            done, _ = wait(
-                                in_flight,
-                                timeout=self.config.poll_interval,
-                                return_when=FIRST_COMPLETED,
+                        if in_flight or finished:
+                            settle_by = (
+                                first_finished + SETTLE_DELAY_SECONDS if finished else math.inf
                             )
-                            if done:
-                                results = [(in_flight.pop(f), f.result()) for f in done]
-                                outbox.settle(db, results, self.config, now=time.time())
+                            if in_flight:
+                                done, _ = wait(
+                                    in_flight,
+                                    timeout=min(
+                                        self.config.poll_interval,
+                                        max(0.0, settle_by - time.monotonic()),
+                                    ),
+                                    return_when=FIRST_COMPLETED,
+                                )
+                                if done and not finished:
+                                    first_finished = time.monotonic()
+                                finished += [(in_flight.pop(f), f.result()) for f in done]
+                            # Record outcomes a few at a time: each record is a write
+                            # transaction, and every note's transaction waits for those.
+                            if finished and (
+                                not in_flight
+                                or len(finished) >= max(1, width // 2)
+                                or time.monotonic() >= settle_by
+                            ):
+                                outbox.settle(db, finished, self.config, now=time.time())
+                                finished = []
                                 wake_at = 0.0  # a chain may have moved on
                         elif until_idle and self._idle(db):
                             break
@@ -154,9 +173,9 @@ class Worker:
                 # not yet sent go back at once (a killed worker's wait for their lease).
                 if in_flight:
                     done, _ = wait(in_flight, timeout=self.config.lease_seconds)
-                    results = [(in_flight.pop(f), f.result()) for f in done]
-                    if results:
-                        outbox.settle(db, results, self.config, now=time.time())
+                    finished += [(in_flight.pop(f), f.result()) for f in done]
+                if finished:
+                    outbox.settle(db, finished, self.config, now=time.time())
                 outbox.release(db, list(ready))
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
