@@ -21,7 +21,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from . import api, auth, engine, security, sidebar, webhooks
     from .api.errors import http_error as api_http_error
-    from .store import db
+    from .store import db, failures
 
     engine.init_app(app)
     auth.init_app(app)
@@ -30,6 +30,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     sidebar.init_app(app)
     webhooks.init_app(app)
     security.init_app(app)
+    failures.init_app(app)  # disk full, read-only: 503 with Retry-After, not 500
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:

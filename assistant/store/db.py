@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -57,12 +57,16 @@ def writing(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield db
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    else:
         conn.execute("COMMIT")
+    except BaseException:
+        # COMMIT itself may fail (disk full, I/O error) and SQLite may leave the
+        # transaction open: roll back, or a long-lived connection would nest every later
+        # write in it as a savepoint that never commits. The first error is the one to
+        # report, so a failing ROLLBACK (the disk gone) does not hide it.
+        if conn.in_transaction:
+            with suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        raise
 
 
 def checkpoint(db: sqlite_utils.Database) -> None:
