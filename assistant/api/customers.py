@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import unicodedata
 from typing import Any
 
 from flask import Response, jsonify, request
@@ -14,10 +16,12 @@ from ..engine import get_extractor, get_policy
 from ..store.db import get_db, row, writing
 from ..store.events import after as events_after
 from . import bp
-from .errors import ApiError, json_object
+from .errors import ApiError, int_arg, json_object, row_id
 from .extract import check_text
 
 MAX_NOTE_AGENT = 200
+# Printable ASCII: the key is compared byte for byte and must survive every proxy.
+IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
 
 
 def _str(body: dict[str, Any], key: str, *, required: bool = False, limit: int = 1000) -> Any:
@@ -37,9 +41,21 @@ def _json(payload: Any, status: int = 200) -> Response:
     return resp
 
 
+def _check_new_id(customer_id: str) -> None:
+    """Ids travel in URLs, logs and exports: no control characters (NUL, CR, LF...), and
+    not '.' or '..', which clients and proxies rewrite as path segments."""
+    if customer_id in (".", "..") or any(unicodedata.category(c) == "Cc" for c in customer_id):
+        raise ApiError(
+            400,
+            "invalid_customer_id",
+            "customer id must not hold control characters, nor be '.' or '..'",
+        )
+
+
 @bp.put("/customers/<customer_id>")
 @require("write")
 def put_customer(customer_id: str) -> Response:
+    _check_new_id(customer_id)
     body = json_object()
     idents = body.get("identities") or []
     if not isinstance(idents, list):
@@ -90,8 +106,10 @@ def post_note(customer_id: str) -> Response:
     source = _str(body, "source", limit=100) or "api"
     check_text(text, "text")
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not (0 < len(key) <= 255):
-        raise ApiError(400, "invalid_request", "Idempotency-Key must be 1-255 characters")
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        raise ApiError(
+            400, "invalid_request", "Idempotency-Key must be 1-255 printable ASCII characters"
+        )
     if key is not None:
         key = f"{current_principal().name}:{key}"  # keys are per caller, not global
     db = get_db()
@@ -183,13 +201,11 @@ def post_consent(customer_id: str) -> Response:
     db, policy = get_db(), get_policy()
     agent = _str(body, "agent", limit=MAX_NOTE_AGENT) or current_principal().name
     if body.get("proposal_id") is not None:
-        if not isinstance(body["proposal_id"], int) or isinstance(body["proposal_id"], bool):
-            raise ApiError(400, "invalid_request", "'proposal_id' must be an integer")
         record = domain.confirm_proposal(
             db,
             policy,
             customer_id,
-            body["proposal_id"],
+            row_id(body["proposal_id"], "proposal_id"),
             actor=agent,
             wording=_str(body, "wording", required=True, limit=5000),
             wording_version=_str(body, "wording_version", required=True, limit=100),
@@ -255,11 +271,9 @@ def erase_customer(customer_id: str) -> Response:
 @bp.get("/customers/<customer_id>/events")
 @require("read")
 def get_events(customer_id: str) -> Response:
-    try:
-        after_id = int(request.args.get("after", "0"))
-        limit = max(1, min(int(request.args.get("limit", "500")), 1000))
-    except ValueError as exc:
-        raise ApiError(400, "invalid_request", "'after' and 'limit' must be integers") from exc
+    after, limit = int_arg("after"), int_arg("limit")
+    after_id = 0 if after is None else after
+    limit = 500 if limit is None else max(1, min(limit, 1000))
     events = events_after(get_db(), after_id, customer_id, limit)
     if not events:
         domain.get_customer(get_db(), customer_id)  # 404 for an unknown customer

@@ -13,7 +13,7 @@ from ..webhooks import deliveries, subscriptions
 from ..webhooks.errors import WebhookError
 from ..webhooks.worker import CONFIG_KEY
 from . import bp
-from .errors import ApiError, json_object, problem
+from .errors import ApiError, int_arg, json_object, problem
 
 
 @bp.errorhandler(WebhookError)
@@ -33,16 +33,6 @@ def _events(value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ApiError(400, "invalid_request", "'events' is a list of event types, or '*'")
     return value
-
-
-def _int_arg(name: str) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise ApiError(400, "invalid_request", f"'{name}' must be an integer") from None
 
 
 @bp.get("/webhooks")
@@ -122,9 +112,9 @@ def list_deliveries() -> Response:
     found = deliveries.listing(
         get_db(),
         status=request.args.get("status") or None,
-        subscription_id=_int_arg("subscription_id"),
+        subscription_id=int_arg("subscription_id"),
         customer_id=request.args.get("customer_id") or None,
-        limit=_int_arg("limit") or 100,
+        limit=int_arg("limit") or 100,
     )
     return _json({"deliveries": found})
 

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 from nlp import TrustlineNLPError
 
 from .. import profile as domain
+from ..api.errors import row_ids_in_range
 from ..consent import CHANNELS
 from ..engine import get_extractor, get_policy
 from ..profile import ProfileError
@@ -74,6 +75,14 @@ def _template_globals() -> dict[str, Any]:
         "host_origins": _host_origins(),
         "max_chars": current_app.config.get("TRUSTLINE_MAX_TEXT_CHARS", 100_000),
     }
+
+
+@bp.url_value_preprocessor
+def _row_ids(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """A fact or proposal id beyond SQLite's range names nothing: 404, never a 500."""
+    name = row_ids_in_range(values)
+    if name is not None:
+        raise domain.NotFound(name.replace("_", " "))
 
 
 @bp.before_request

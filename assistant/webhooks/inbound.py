@@ -9,14 +9,13 @@ should that fail, in the worker). Neither bodies nor secrets are ever logged.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
-from ..api.errors import problem
+from ..api.errors import InvalidJson, parse_json, problem
 from ..engine import get_extractor, get_policy
 from ..store.db import get_db, row
 from . import inbox
@@ -28,6 +27,7 @@ from .signing import MAX_MESSAGE_ID, VerificationError, verify_chatwoot, verify_
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks_in", __name__, url_prefix="/webhooks/in")
 CONFIG_KEY = "trustline.webhooks.inbound"
+MAX_TIMESTAMP_DIGITS = 20  # Unix seconds need 10 digits until the year 2286
 
 
 def _problem(status: int, code: str, detail: str) -> Response:
@@ -50,9 +50,21 @@ def _body(limit: int) -> bytes:
     return data
 
 
+def _check_timestamp(raw: str | None) -> None:
+    """ASCII digits of a Unix time, or VerificationError. The signing module checks
+    `isdigit()`, which also passes superscripts and 5,000-digit numbers that int() then
+    refuses with ValueError (a 500): those stop here."""
+    value = (raw or "").strip()
+    if not (value.isascii() and value.isdigit() and len(value) <= MAX_TIMESTAMP_DIGITS):
+        raise VerificationError("missing or invalid timestamp")
+
+
 def _verify(source: str, body: bytes, config: InboundConfig) -> str:
     """The message's dedup key, once the request proved authentic and fresh."""
     now = datetime.now(UTC)
+    _check_timestamp(
+        request.headers.get("X-Chatwoot-Timestamp" if source == CHATWOOT else "webhook-timestamp")
+    )
     if source == CHATWOOT:
         stamp = request.headers.get("X-Chatwoot-Timestamp")
         verify_chatwoot(
@@ -108,9 +120,9 @@ def receive(source: str) -> Response:
             "not signed with this source's secret, or the timestamp is stale",
         )
     try:
-        payload: Any = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        return _problem(400, "invalid_json", "the body is not valid JSON")
+        payload: Any = parse_json(body)
+    except InvalidJson as exc:
+        return _problem(400, "invalid_json", str(exc))
     try:
         action = inbox.interpret(source, payload)
     except InvalidMessage as exc:
