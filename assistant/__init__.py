@@ -34,8 +34,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
-        # Routing errors never reach a blueprint's handlers: answer JSON under /api/.
-        if request.path.startswith("/api/"):
+        # Routing errors never reach a blueprint's handlers: answer JSON to machines.
+        if request.path.startswith(("/api/", "/webhooks/in/")):
             return api_http_error(exc)
         return exc
 

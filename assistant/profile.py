@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -99,6 +100,14 @@ def upsert_customer(
     """Create or update a customer and add identities; returns (customer, created)."""
     if not customer_id or len(customer_id) > 200:
         raise ProfileError(400, "invalid_customer_id", "customer id must be 1-200 characters")
+    # Ids travel in URLs, logs and exports: no control characters (NUL, CR, LF...), and
+    # not '.' or '..', which clients and proxies rewrite as path segments.
+    if customer_id in (".", "..") or any(unicodedata.category(c) == "Cc" for c in customer_id):
+        raise ProfileError(
+            400,
+            "invalid_customer_id",
+            "customer id must not hold control characters, nor be '.' or '..'",
+        )
     at = iso(now or utcnow())
     with writing(db):
         existing = row(db, "SELECT * FROM customers WHERE id = ?", [customer_id])

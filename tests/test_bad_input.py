@@ -573,14 +573,7 @@ def test_new_customer_ids_with_nul_line_breaks_or_dot_segments_get_400(
 @pytest.mark.parametrize(
     "source",
     [
-        pytest.param(
-            "..%2F..%2Fetc%2Fpasswd",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="assistant/__init__.py answers routing errors as problem documents "
-                "under /api/ only: an unrouted /webhooks/in/ path gets Werkzeug's HTML 404",
-            ),
-        ),
+        "..%2F..%2Fetc%2Fpasswd",
         "%2e%2e",
         "%00",
         "crm%00",
@@ -683,13 +676,6 @@ def test_numbers_beyond_64_bits_in_queries_and_bodies_are_400(
     assert_problem(resp, 400, "invalid_request")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="assistant/sidebar/stream.py _start_after() takes any int: SQLite raises "
-    "OverflowError inside the stream, after its 200 (should be the 400 problem it gives "
-    "for a non-integer)",
-)
 @pytest.mark.parametrize(
     "resume",
     [

@@ -18,6 +18,8 @@ Two audiences:
 from __future__ import annotations
 
 import json
+import select
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -25,7 +27,7 @@ from typing import Any
 from flask import Response, current_app, render_template, request, stream_with_context
 
 from .. import profile as domain
-from ..api.errors import problem
+from ..api.errors import MAX_ROW_ID, MIN_ROW_ID, problem
 from ..auth import AuthError, current_principal
 from ..engine import get_policy
 from ..store.db import close_db, connect, database_path, get_db
@@ -37,6 +39,7 @@ from .panels import find_customer, last_event_id, profile_panel
 from .session import Agent, current_agent
 
 EVENTS_PAGE = 500  # events read from the table at once when a stream catches up
+GONE_CHECK_SECONDS = 1.0  # how often an idle stream checks that its client is still there
 RETRY_MS = 2000  # how long a browser waits before reconnecting
 END_EVENT = "closed"  # the sidebar closes its EventSource on this (sse-close)
 
@@ -58,7 +61,12 @@ def _start_after() -> int | None:
     Raises ValueError when the one given is not an integer.
     """
     raw = request.headers.get("Last-Event-ID") or request.args.get("after")
-    return None if raw is None or raw == "" else int(raw)
+    if raw is None or raw == "":
+        return None
+    value = int(raw)
+    if not MIN_ROW_ID <= value <= MAX_ROW_ID:  # SQLite integers are 64-bit
+        raise ValueError(f"{raw!r} is out of range")
+    return value
 
 
 @bp.get("/customers/<customer_id>/stream")
@@ -94,7 +102,8 @@ def stream(customer_id: str) -> Any:
     if after_id is None:
         after_id = last_event_id(db, customer_id)
     close_db()  # the stream opens its own connection for each poll
-    events = _events(database_path(current_app), customer_id, after_id, viewer)
+    client = request.environ.get("gunicorn.socket")  # to notice a client that left
+    events = _events(database_path(current_app), customer_id, after_id, viewer, client)
     return Response(
         stream_with_context(events),
         mimetype="text/event-stream",
@@ -110,7 +119,13 @@ def _exists(db: Any, customer_id: str) -> bool:
     return True
 
 
-def _events(path: str, customer_id: str, after_id: int, viewer: Agent | None) -> Iterator[str]:
+def _events(
+    path: str,
+    customer_id: str,
+    after_id: int,
+    viewer: Agent | None,
+    client: socket.socket | None = None,
+) -> Iterator[str]:
     config = sidebar_config()
     started = last_write = time.monotonic()
     last = after_id
@@ -152,9 +167,28 @@ def _events(path: str, customer_id: str, after_id: int, viewer: Agent | None) ->
             if more:  # a long way behind: the next page from the table
                 pending, more = _backfill(path, customer_id, last)
             else:
-                pending = sub.wait(max(wait, 0.0))
+                # A client that vanished is noticed within a second, not at the next
+                # heartbeat: each open stream holds one of the worker's threads.
+                pending = sub.wait(min(max(wait, 0.0), GONE_CHECK_SECONDS))
+                if not pending and client is not None and _client_left(client):
+                    return
     finally:
         sub.close()
+
+
+def _client_left(client: socket.socket) -> bool:
+    """Whether the stream's client closed or reset its connection. A stream's client
+    sends nothing after its request, so a readable socket means end of file or reset."""
+    try:
+        poller = select.poll()
+        poller.register(client, select.POLLIN)
+        if not poller.poll(0):
+            return False
+        return client.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:  # reset, or the socket already closed
+        return True
 
 
 def _backfill(path: str, customer_id: str, after_id: int) -> tuple[list[dict[str, Any]], bool]:

@@ -50,9 +50,12 @@ def outbound_headers(
 
 
 def _fresh(raw: str | None, now: datetime, tolerance: int) -> int:
-    if raw is None or not raw.strip().isdigit():
+    value = (raw or "").strip()
+    # ASCII digits only (isdigit() also takes superscripts, which int() refuses), and
+    # short enough to be a time (int() of thousands of digits is slow).
+    if not (value.isascii() and value.isdigit() and len(value) <= 20):
         raise VerificationError("missing or invalid timestamp")
-    stamp = int(raw.strip())
+    stamp = int(value)
     if abs(now.timestamp() - stamp) > tolerance:
         raise VerificationError("timestamp outside the tolerance")
     return stamp

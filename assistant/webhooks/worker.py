@@ -23,6 +23,7 @@ from flask import Flask
 
 from ..engine import get_extractor, get_policy
 from ..store.db import connect, database_path, row
+from ..store.failures import storage_condition
 from . import deliveries, inbox, outbox
 from .config import DeliveryConfig, delivery_config
 from .network import Resolver, system_resolver
@@ -163,9 +164,16 @@ class Worker:
                             break
                         else:
                             stop.wait(self.config.poll_interval)
-                    except sqlite3.OperationalError:
-                        log.exception("webhook worker: database busy, retrying")
-                        stop.wait(1.0)
+                    except sqlite3.Error as exc:
+                        condition = storage_condition(exc)
+                        if condition is not None:  # a full disk, say: no traceback each time
+                            log.error(
+                                "webhook worker: storage unavailable (%s), retrying", condition
+                            )
+                            stop.wait(5.0)
+                        else:
+                            log.exception("webhook worker: database error, retrying")
+                            stop.wait(1.0)
                     except Exception:  # keep delivering: the state is in the database
                         log.exception("webhook worker: unexpected error, retrying")
                         stop.wait(1.0)
