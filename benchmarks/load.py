@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/load.py                 # about a minute on 2 cores
     .venv/bin/python benchmarks/load.py --agents 20 --listeners 200 --seconds 30 --json
+    .venv/bin/python benchmarks/load.py --rate 60     # paced: latencies at 60 notes/s
 
 In one run, on loopback only, with a temporary database:
 
@@ -9,8 +10,10 @@ In one run, on loopback only, with a temporary database:
 2. `trustline serve` (gunicorn, the settings' defaults unless --workers/--threads) as a
    subprocess, one webhook subscription to a receiver in this process, --customers
    customers. --agents agents each hold an API-key event stream on one customer and post
-   notes (closed loop, one at a time) to random customers for --seconds; --listeners
-   more clients each hold a stream on a customer. Every stream starts after the last
+   notes (one at a time) to random customers for --seconds: back to back by default, so
+   the server is saturated and notes/s is its capacity (latencies then include the
+   queue), or at --rate notes/s in all (random gaps), for latencies at a given load;
+   --listeners more clients each hold a stream on a customer. Every stream starts after the last
    event before the load, so each must see every event of its customer.
 3. Drain (at most --drain-seconds): until every stream and the receiver have every event.
 
@@ -235,11 +238,26 @@ def receiver(run: Run) -> http.server.ThreadingHTTPServer:
     return server
 
 
-def agent(run: Run, port: int, key: str, customers: list[str], texts: list[str], seed: int) -> None:
+def agent(
+    run: Run,
+    port: int,
+    key: str,
+    customers: list[str],
+    texts: list[str],
+    seed: int,
+    interval: float = 0.0,
+) -> None:
+    """Post notes one at a time: back to back, or one every `interval` seconds on average
+    (random gaps; an agent that falls behind does not catch up in a burst)."""
     rnd = random.Random(seed)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    next_at = time.monotonic() + (rnd.uniform(0, interval) if interval else 0.0)
     while not run.stop_posting.is_set():
+        if interval:
+            if run.stop_posting.wait(max(0.0, next_at - time.monotonic())):
+                break
+            next_at = max(next_at, time.monotonic()) + rnd.expovariate(1 / interval)
         customer = rnd.choice(customers)
         body = json.dumps({"text": rnd.choice(texts), "agent": f"agent-{seed}", "source": "load"})
         sent = time.time()
@@ -314,6 +332,12 @@ def main() -> None:
     parser.add_argument("--listeners", type=int, default=200)
     parser.add_argument("--customers", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30.0, help="length of the load")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="notes/s for all agents together (0: each posts back to back, saturating)",
+    )
     parser.add_argument("--drain-seconds", type=float, default=20.0)
     parser.add_argument("--baseline-notes", type=int, default=600)
     parser.add_argument("--workers", type=int, default=None)
@@ -408,8 +432,12 @@ def main() -> None:
         if not all(s.opened for s in streams):
             run.error(f"{sum(not s.opened for s in streams)} streams never opened")
         say(f"{len(streams)} streams open; load for {args.seconds:.0f} s ...")
+        interval = args.agents / args.rate if args.rate > 0 else 0.0
         agents = [
-            threading.Thread(target=agent, args=(run, port, keys[i], customers, texts, i))
+            threading.Thread(
+                target=agent,
+                args=(run, port, keys[i], customers, texts, i, interval),
+            )
             for i in range(args.agents)
         ]
         load_started = time.monotonic()
@@ -461,6 +489,7 @@ def main() -> None:
     notes_per_s = run.posted / load_time
     result = {
         "agents": args.agents,
+        "rate": args.rate or "saturating",
         "listeners": args.listeners,
         "streams": args.agents + args.listeners,
         "seconds": round(load_time, 1),

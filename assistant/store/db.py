@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -44,29 +46,63 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
     return pending
 
 
+# The threads of one process write one at a time (SQLite allows one writer per database
+# anyway). Without this, every thread of every process waits in SQLite's busy handler,
+# whose sleeps grow to 100 ms: under load a writer can keep missing its turn for a second
+# while each transaction holds the lock for a few milliseconds.
+_PROCESS_WRITER = threading.RLock()
+BEGIN_RETRY_SECONDS = 0.001  # how often a writer tries again while another process writes
+
+
 @contextmanager
 def writing(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
-    """One write transaction (BEGIN IMMEDIATE: writers queue on the busy timeout instead
-    of failing when two deferred transactions both try to upgrade). Nested calls use
-    savepoints through `db.atomic()`."""
+    """One write transaction (BEGIN IMMEDIATE: writers queue instead of failing when two
+    deferred transactions both try to upgrade). Nested calls use savepoints through
+    `db.atomic()`. Waits up to the busy timeout, then raises sqlite3.OperationalError
+    ("database is locked") as SQLite would."""
     conn = db.conn
     if conn.in_transaction:
         with db.atomic():
             yield db
         return
-    conn.execute("BEGIN IMMEDIATE")
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    if not _PROCESS_WRITER.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
+        raise sqlite3.OperationalError("database is locked (by another thread)")
     try:
-        yield db
-        conn.execute("COMMIT")
-    except BaseException:
-        # COMMIT itself may fail (disk full, I/O error) and SQLite may leave the
-        # transaction open: roll back, or a long-lived connection would nest every later
-        # write in it as a savepoint that never commits. The first error is the one to
-        # report, so a failing ROLLBACK (the disk gone) does not hide it.
-        if conn.in_transaction:
-            with suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-        raise
+        _begin_immediate(conn, deadline)
+        try:
+            yield db
+            conn.execute("COMMIT")
+        except BaseException:
+            # COMMIT itself may fail (disk full, I/O error) and SQLite may leave the
+            # transaction open: roll back, or a long-lived connection would nest every
+            # later write in it as a savepoint that never commits. The first error is the
+            # one to report, so a failing ROLLBACK (the disk gone) does not hide it.
+            if conn.in_transaction:
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise
+    finally:
+        _PROCESS_WRITER.release()
+
+
+def _begin_immediate(conn: sqlite3.Connection, deadline: float) -> None:
+    """BEGIN IMMEDIATE, retried every millisecond while another process holds the write
+    lock (SQLite's own busy handler backs off to 100 ms sleeps), until `deadline`."""
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                code = getattr(exc, "sqlite_errorcode", None)
+                busy = isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_BUSY
+                if not busy or time.monotonic() >= deadline:
+                    raise
+            time.sleep(BEGIN_RETRY_SECONDS)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
 
 def checkpoint(db: sqlite_utils.Database) -> None:
