@@ -9,20 +9,25 @@ In one run, on loopback only, with a temporary database:
 1. Baseline: `Extractor.extract_many` in this process over the same notes (notes/s).
 2. `trustline serve` (gunicorn, the settings' defaults unless --workers/--threads) as a
    subprocess, one webhook subscription to a receiver in this process, --customers
-   customers. --agents agents each hold an API-key event stream on one customer and post
-   notes (one at a time) to random customers for --seconds: back to back by default, so
-   the server is saturated and notes/s is its capacity (latencies then include the
-   queue), or at --rate notes/s in all (random gaps), for latencies at a given load;
-   --listeners more clients each hold a stream on a customer. Every stream starts after the last
+   customers. --agents agents each hold a sidebar stream on one customer (signed in with
+   a launch token as a host would; it sends the re-rendered profile panel) and post
+   notes (one at a time, through the API) to random customers for --seconds: back to
+   back by default, so the server is saturated and notes/s is its capacity (latencies
+   then include the queue), or at --rate notes/s in all (random gaps), for latencies
+   at a given load;
+   --listeners more clients (integrations, each with its own API key) each hold a
+   stream of every event as JSON on a customer. Every stream starts after the last
    event before the load, so each must see every event of its customer.
 3. Drain (at most --drain-seconds): until every stream and the receiver have every event.
 
 Reported: notes/s through HTTP and its ratio to the baseline; POST latency (request to
 the stored answer) p50 / p95 / p99; stream latency (POST sent to the note's first event
-arriving on a stream, over every stream of that customer) p50 / p99; webhook lag (POST
+arriving on a stream, over every stream of that customer; on a sidebar, the first panel
+that shows it) p50 / p99, and its p99 over the sidebars alone; webhook lag (POST
 answered to the receipt of the note's first message) p50 / p99; errors (failed or
 non-2xx requests, streams that broke); lost events (events of a customer a stream of
-that customer never got, summed over streams, plus events the receiver never got);
+that customer never got, or a sidebar never showed, summed over streams, plus events
+the receiver never got);
 server CPU time per note during the load (all server processes, user + system: robust
 to a noisy machine where wall times are not) and the benchmark's own share of the CPU
 used; peak memory of the server processes (sum of RSS, so shared pages count once per
@@ -37,6 +42,7 @@ import http.server
 import json
 import os
 import random
+import secrets
 import selectors
 import signal
 import socket
@@ -53,10 +59,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from assistant.auth import hash_key, new_key  # noqa: E402
+from assistant.sidebar import launch  # noqa: E402
 from assistant.store.db import connect, migrate, row, rows  # noqa: E402
 from assistant.webhooks import subscriptions  # noqa: E402
 from nlp import Extractor  # noqa: E402
 
+LAUNCH_ISSUER = "load"
+LAUNCH_AUDIENCE = "trustline-sidebar"  # the TRUSTLINE_LAUNCH_AUDIENCE default
 CHANNELS = ["email", "sms", "phone calls", "post", "whatsapp"]
 INTERESTS = ["hiking boots", "chess sets", "garden tools", "running shoes", "board games"]
 TIMES = ["mornings", "evenings", "weekends", "after 6pm"]
@@ -121,13 +130,18 @@ def note_of(event: dict[str, Any]) -> int | None:
 
 
 class Stream:
-    """One client's event stream (HTTP/1.0, so the body is the raw SSE text)."""
+    """One client's event stream (HTTP/1.0, so the body is the raw SSE text): an
+    integration's (API key; every event as JSON) or an agent's sidebar (session cookie;
+    the re-rendered profile panel, whose id is the newest event it shows)."""
 
-    def __init__(self, run: Run, port: int, key: str, customer: str, after: int) -> None:
-        self.run_state, self.port, self.key = run, port, key
+    def __init__(
+        self, run: Run, port: int, key: str, customer: str, after: int, cookie: str = ""
+    ) -> None:
+        self.run_state, self.port, self.key, self.cookie = run, port, key, cookie
         self.customer, self.last = customer, after
         self.ids: set[int] = set()
         self.notes: set[int] = set()
+        self.panels: list[tuple[int, float]] = []  # sidebar: (panel's event id, time)
         self.opened = False
         self.sock: socket.socket | None = None
         self.buf = b""
@@ -138,9 +152,13 @@ class Stream:
         sock = socket.create_connection(("127.0.0.1", self.port), timeout=30)
         sock.sendall(
             (
-                f"GET /customers/{self.customer}/stream HTTP/1.0\r\n"
-                f"Host: 127.0.0.1\r\nAuthorization: Bearer {self.key}\r\n"
-                f"Last-Event-ID: {self.last}\r\n\r\n"
+                f"GET /customers/{self.customer}/stream HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+                + (
+                    f"Cookie: {self.cookie}\r\n"
+                    if self.cookie
+                    else f"Authorization: Bearer {self.key}\r\n"
+                )
+                + f"Last-Event-ID: {self.last}\r\n\r\n"
             ).encode()
         )
         sock.setblocking(False)
@@ -164,6 +182,14 @@ class Stream:
         return True
 
     def _message(self, message: str, now: float) -> None:
+        if self.cookie:  # a sidebar panel: "id: N", "event: profile", HTML data lines
+            lines = message.splitlines()
+            ids = [int(line[4:]) for line in lines if line.startswith("id: ")]
+            if ids and "event: profile" in lines:
+                self.last = max(self.last, ids[0])
+                with self.run_state.lock:
+                    self.panels.append((ids[0], now))
+            return
         data = "".join(line[6:] for line in message.splitlines() if line.startswith("data: "))
         if not data:
             return
@@ -212,6 +238,24 @@ def read_streams(run: Run, streams: list[Stream]) -> None:
     for key in list(selector.get_map().values()):
         key.fileobj.close()  # type: ignore[union-attr]
     selector.close()
+
+
+def sidebar_session(port: int, secret: str, agent_id: str) -> str:
+    """Sign an agent into the sidebar as a host would; returns the session's Cookie."""
+    token = launch.sign(
+        secret, issuer=LAUNCH_ISSUER, audience=LAUNCH_AUDIENCE, agent_id=agent_id, role="agent"
+    )
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", f"/sidebar/launch?token={token}")
+        resp = conn.getresponse()
+        resp.read()
+        cookies = [v.split(";", 1)[0] for k, v in resp.getheaders() if k.lower() == "set-cookie"]
+    finally:
+        conn.close()
+    if resp.status != 303 or not cookies:
+        raise SystemExit(f"sidebar launch failed: {resp.status}")
+    return "; ".join(cookies)
 
 
 def receiver(run: Run) -> http.server.ThreadingHTTPServer:
@@ -363,6 +407,7 @@ def main() -> None:
     db_path = Path(tmp.name) / "trustline.db"
     # One key per agent and per listener (each a client of its own), and one to set up.
     keys = [new_key() for _ in range(args.agents + args.listeners + 1)]
+    launch_secret = secrets.token_urlsafe(32)  # the "host" that signs the agents in
     db = connect(db_path)
     migrate(db)
     subscriptions.create(db, f"http://127.0.0.1:{hooks.server_port}/", ["*"], actor="load")
@@ -373,6 +418,8 @@ def main() -> None:
         "TRUSTLINE_API_KEY_HASHES": ",".join(hash_key(k) for k in keys),
         "TRUSTLINE_DEMO": "0",
         "TRUSTLINE_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "TRUSTLINE_LAUNCH_SECRETS": f"{LAUNCH_ISSUER}={launch_secret}",
+        "TRUSTLINE_SECRET_KEY": secrets.token_urlsafe(32),
     }
     if args.workers:
         env["TRUSTLINE_WORKERS"] = str(args.workers)
@@ -417,8 +464,15 @@ def main() -> None:
             conn.getresponse().read()
         conn.close()
         start_id = int((row(db, "SELECT max(id) AS n FROM events") or {"n": 0})["n"] or 0)
-        streams = [
-            Stream(run, port, keys[i], customers[i % len(customers)], start_id)
+        streams = [  # each agent's sidebar, signed in with a launch token as a host would
+            Stream(
+                run,
+                port,
+                keys[i],
+                customers[i % len(customers)],
+                start_id,
+                cookie=sidebar_session(port, launch_secret, f"agent-{i}"),
+            )
             for i in range(args.agents)
         ] + [
             Stream(run, port, keys[args.agents + i], customers[i % len(customers)], start_id)
@@ -452,7 +506,7 @@ def main() -> None:
         cpu_used = server_cpu(server.pid) - cpu_started
         own_used = time.process_time() - own_started
         # Drain: every stream has every event of its customer, the receiver every event.
-        expected = rows(db, "SELECT id, customer_id FROM events WHERE id > ?", [start_id])
+        expected = rows(db, "SELECT id, customer_id, data FROM events WHERE id > ?", [start_id])
         by_customer: dict[str, set[int]] = {}
         for e in expected:
             by_customer.setdefault(e["customer_id"], set()).add(int(e["id"]))
@@ -460,7 +514,13 @@ def main() -> None:
 
         def missing() -> tuple[int, int]:
             with run.lock:
-                lost_streams = sum(len(by_customer.get(s.customer, set()) - s.ids) for s in streams)
+                lost_streams = sum(
+                    # a sidebar shows every event up to its newest panel's id
+                    len({i for i in by_customer.get(s.customer, set()) if i > s.last})
+                    if s.cookie
+                    else len(by_customer.get(s.customer, set()) - s.ids)
+                    for s in streams
+                )
                 lost_hooks = len({int(e["id"]) for e in expected} - set(run.hooks))
             return lost_streams, lost_hooks
 
@@ -482,6 +542,26 @@ def main() -> None:
     for note, at in run.arrivals:  # one per (stream, note): its first event there
         if note in run.sent:
             run.stream_ms.append((at - run.sent[note]) * 1000)
+    # Sidebars: a note has arrived with the first panel whose id reaches its first event.
+    first_event: dict[str, list[tuple[int, int]]] = {}  # customer -> [(event id, note)]
+    seen_notes: set[int] = set()
+    for e in sorted(expected, key=lambda e: int(e["id"])):
+        note = note_of({"data": json.loads(e["data"])})
+        if note is not None and note not in seen_notes and note in run.sent:
+            seen_notes.add(note)
+            first_event.setdefault(e["customer_id"], []).append((int(e["id"]), note))
+    sidebar_ms: list[float] = []
+    for s in streams:
+        if not s.cookie:
+            continue
+        panels = sorted(s.panels)
+        i = 0
+        for event_id, note in first_event.get(s.customer, []):
+            while i < len(panels) and panels[i][0] < event_id:
+                i += 1
+            if i < len(panels):
+                sidebar_ms.append((panels[i][1] - run.sent[note]) * 1000)
+    run.stream_ms += sidebar_ms
     hook_first: dict[int, float] = {}
     for note, at in run.hook_notes:
         hook_first[note] = min(at, hook_first.get(note, at))
@@ -502,10 +582,11 @@ def main() -> None:
         "post_p99_ms": round(pct(run.post_ms, 99), 1),
         "stream_p50_ms": round(pct(run.stream_ms, 50), 1),
         "stream_p99_ms": round(pct(run.stream_ms, 99), 1),
+        "sidebar_p99_ms": round(pct(sidebar_ms, 99), 1),
         "webhook_lag_p50_ms": round(pct(hook_ms, 50), 1),
         "webhook_lag_p99_ms": round(pct(hook_ms, 99), 1),
         "events": len(expected),
-        "stream_deliveries": len(run.arrivals),
+        "stream_deliveries": len(run.arrivals) + len(sidebar_ms),
         "errors": len(run.errors),
         "lost_events": lost_streams + lost_hooks,
         "lost_stream_events": lost_streams,
