@@ -9,9 +9,9 @@ Why these choices:
   sleeps), so threads per worker bound the streams per worker; a thread is cheap next to
   a process, and the extraction itself is CPU work the GIL would serialise in a
   cooperative worker anyway.
-* The webhook worker runs in one process forked by `trustline serve` before gunicorn
-  starts, never once per gunicorn worker; the master restarts it if it dies, and
-  gunicorn's `on_exit` hook stops it.
+* The webhook worker runs in one process, never once per gunicorn worker, under a small
+  supervisor that `trustline serve` forks before gunicorn starts; the supervisor
+  restarts it if it dies, and gunicorn's `on_exit` hook stops both.
 * Shutdown (SIGTERM or SIGINT to the master): workers stop accepting, answer what is in
   flight, then exit, closing their open event streams (clients reconnect and resume with
   Last-Event-ID); `graceful_timeout` bounds the whole.
@@ -219,88 +219,104 @@ def gunicorn_options(
 
 
 WEBHOOK_PROCESS_NAME = "trustline-hooks"  # its name in ps/top (/proc/<pid>/comm)
+SUPERVISOR_NAME = "trustline-watch"  # the process that restarts it
 RESTART_PAUSE_SECONDS = (1.0, 30.0)  # first and longest pause before a restart
 HEALTHY_AFTER_SECONDS = 60.0  # a process that ran this long restarts after the first pause
+SUPERVISE_POLL_SECONDS = 0.2
 
 
 class WebhookProcess:
     """The one webhook delivery process of `trustline serve`, restarted if it dies.
 
-    The master forks it before gunicorn starts. A thread of the master holds the read end
-    of a pipe whose write end only the child holds, so the child's death (a crash, the
-    OOM killer, a SIGKILL) wakes the thread at once, without racing gunicorn, which reaps
-    every child of the master. The thread logs it and forks a new one after a pause that
-    doubles while the process keeps dying young. Nothing is lost in between: the
-    deliveries are in the database and an unfinished claim runs out and is taken again.
+    The master forks a small supervisor before gunicorn starts (so it inherits none of
+    gunicorn's listening sockets, signal handlers or threads), and the supervisor forks
+    the delivery process and waits for it. If it dies (a crash, the OOM killer, a
+    SIGKILL), the supervisor logs it and forks a new one after a pause that doubles
+    while it keeps dying young. Nothing is lost in between: the deliveries are in the
+    database and an unfinished claim runs out and is taken again.
     """
 
     def __init__(self, app: Flask) -> None:
         self.app = app
-        self.pid: int | None = None
-        self.restarts = 0
-        self._stopping = threading.Event()
-        self._parent = os.getpid()
+        self.pid: int | None = None  # the supervisor's
 
     def start(self) -> None:
-        """Fork the process (if TRUSTLINE_WEBHOOK_WORKER is on) and watch over it."""
+        """Fork the supervisor (if TRUSTLINE_WEBHOOK_WORKER is on)."""
         if not self.app.config.get("TRUSTLINE_WEBHOOK_WORKER"):
             return
-        watch = self._fork()
-        threading.Thread(
-            target=self._supervise, args=(watch,), name="webhook-supervisor", daemon=True
-        ).start()
-
-    def _fork(self) -> int:
-        """Fork the delivery process; returns the read end of its life pipe."""
-        alive_r, alive_w = os.pipe()
+        master = os.getpid()
         pid = os.fork()
         if pid:
-            os.close(alive_w)
             self.pid = pid
-            return alive_r
-        os.close(alive_r)  # the child keeps alive_w open until it ends
+            return
         status = 0
         try:
-            _name_process(WEBHOOK_PROCESS_NAME)
-            _deliver_until_stopped(self.app, self._parent)
+            _name_process(SUPERVISOR_NAME)
+            _supervise(self.app, master)
         except BaseException:
-            log.exception("webhook process failed")
+            log.exception("webhook supervisor failed")
             status = 1
         finally:
             os._exit(status)
 
-    def _supervise(self, watch: int) -> None:
-        pause = RESTART_PAUSE_SECONDS[0]
-        while True:
-            started = time.monotonic()
-            try:
-                while os.read(watch, 1):  # EOF once the child is gone
-                    pass
-            finally:
-                os.close(watch)
-            if self._stopping.is_set():
-                return
-            lived = time.monotonic() - started
-            pause = RESTART_PAUSE_SECONDS[0] if lived >= HEALTHY_AFTER_SECONDS else pause
-            log.error(
-                "webhook process %s ended unexpectedly after %.0f s; restarting in %.0f s "
-                "(deliveries wait in the database meanwhile)",
-                self.pid,
-                lived,
-                pause,
-            )
-            if self._stopping.wait(pause):
-                return
-            pause = min(pause * 2, RESTART_PAUSE_SECONDS[1])
-            self.restarts += 1
-            watch = self._fork()
-
     def stop(self, timeout: float = STOP_WEBHOOKS_SECONDS) -> None:
-        """Stop it (SIGTERM, then SIGKILL after `timeout`) and do not restart it."""
-        self._stopping.set()
+        """Stop the supervisor and, through it, the delivery process (which finishes its
+        attempts in flight first); SIGKILL after `timeout`."""
         if self.pid is not None:
-            stop_process(self.pid, timeout)
-            self.pid = None
+            pid, self.pid = self.pid, None
+            stop_process(pid, timeout)
+
+
+def _supervise(app: Flask, master: int) -> None:
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    pause = RESTART_PAUSE_SECONDS[0]
+    while not stopping.is_set():
+        started = time.monotonic()
+        try:
+            child = _fork_delivery(app)
+        except OSError as exc:  # out of memory or processes, likely what killed the last
+            log.error("cannot start the webhook process (%s); trying again in %.0f s", exc, pause)
+            stopping.wait(pause)
+            pause = min(pause * 2, RESTART_PAUSE_SECONDS[1])
+            continue
+        while not os.waitpid(child, os.WNOHANG)[0]:
+            if stopping.is_set() or os.getppid() != master:  # told to stop, or orphaned
+                # The master's stop waits STOP_WEBHOOKS_SECONDS for us: end before it.
+                stop_process(child, max(1.0, STOP_WEBHOOKS_SECONDS - 2))
+                return
+            stopping.wait(SUPERVISE_POLL_SECONDS)
+        if stopping.is_set():
+            return
+        lived = time.monotonic() - started
+        pause = RESTART_PAUSE_SECONDS[0] if lived >= HEALTHY_AFTER_SECONDS else pause
+        log.error(
+            "webhook process %s ended unexpectedly after %.0f s; restarting in %.0f s "
+            "(deliveries wait in the database meanwhile)",
+            child,
+            lived,
+            pause,
+        )
+        stopping.wait(pause)
+        pause = min(pause * 2, RESTART_PAUSE_SECONDS[1])
+
+
+def _fork_delivery(app: Flask) -> int:
+    """Fork the delivery process; returns its pid."""
+    supervisor = os.getpid()
+    pid = os.fork()
+    if pid:
+        return pid
+    status = 0
+    try:
+        _name_process(WEBHOOK_PROCESS_NAME)
+        _deliver_until_stopped(app, supervisor)
+    except BaseException:
+        log.exception("webhook process failed")
+        status = 1
+    finally:
+        os._exit(status)
 
 
 def _name_process(name: str) -> None:

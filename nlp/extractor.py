@@ -126,6 +126,7 @@ class Extractor:
         self._waiting: list[_Waiting] = []
         self._waiting_lock = threading.Lock()
         self._last_batch_ended = -1e9  # time.monotonic() of the last `extract` batch
+        self._last_batch_size = 0
         nlp.max_length = max(nlp.max_length, max_chars + 1)
         self.model_name = f"{nlp.meta.get('lang', '')}_{nlp.meta.get('name', '')}"
         self.model_version = str(nlp.meta.get("version", ""))
@@ -156,10 +157,10 @@ class Extractor:
         Safe to call from many threads at once, and cheaper that way: while one batch
         is in the pipeline, the texts of the threads that arrive queue up, and the next
         thread to get the pipeline runs all of them as one `nlp.pipe` batch (a batch of
-        ten costs far less than ten single texts). When batches follow each other
-        closely (within BUSY_SECONDS), the next one also waits LINGER_SECONDS for texts
-        on their way. Nobody waits longer than for the batch in progress, the linger and
-        their own batch.
+        ten costs far less than ten single texts). When batches of several texts follow
+        each other closely (within BUSY_SECONDS), the next one also waits
+        LINGER_SECONDS for texts on their way. Nobody waits longer than for the batch
+        in progress, the linger and their own batch.
         """
         self.check(text)
         mine = _Waiting(text, id)
@@ -167,10 +168,11 @@ class Extractor:
             self._waiting.append(mine)
         with self._lock:
             if mine.result is None and mine.error is None:  # nobody ran it meanwhile
-                if time.monotonic() - self._last_batch_ended < BUSY_SECONDS:
-                    # Busy: requests follow one another closely, so wait a moment for
-                    # the ones already on their way (like Nagle's algorithm). Idle, a
-                    # lone note goes through at once.
+                busy = time.monotonic() - self._last_batch_ended < BUSY_SECONDS
+                if busy and (self._last_batch_size > 1 or len(self._waiting) > 1):
+                    # Busy with several callers: batches follow one another closely, so
+                    # wait a moment for the texts already on their way (like Nagle's
+                    # algorithm). A lone note, or one caller's loop, goes through at once.
                     time.sleep(LINGER_SECONDS)
                 with self._waiting_lock:
                     batch, self._waiting = self._waiting, []
@@ -178,6 +180,7 @@ class Extractor:
                     self._run_waiting(batch)
                 finally:
                     self._last_batch_ended = time.monotonic()
+                    self._last_batch_size = len(batch)
         if mine.error is not None:
             raise mine.error
         assert mine.result is not None
@@ -192,8 +195,13 @@ class Extractor:
             if len(batch) == 1:
                 batch[0].error = exc
                 return
-            for waiting in batch:
-                self._run_waiting([waiting])
+            for i, waiting in enumerate(batch):
+                try:
+                    self._run_waiting([waiting])
+                except BaseException as interrupted:  # the rest must not wait for nothing
+                    for rest in batch[i + 1 :]:
+                        rest.error = interrupted
+                    raise
             return
         except BaseException as exc:  # interrupted: the others must not wait for nothing
             for waiting in batch:

@@ -172,8 +172,13 @@ def test_serve_runs_gunicorn_and_prints_the_dev_key(server: Server) -> None:
 
 
 def test_the_webhook_worker_runs_once_beside_the_workers(server: Server) -> None:
-    # two gunicorn workers and one webhook process, never one per worker
-    assert len(children(server.proc.pid, 3)) == 3
+    # two gunicorn workers and one webhook supervisor with its one delivery process,
+    # never one per worker
+    forked = children(server.proc.pid, 3)
+    assert sorted(_comm(p) == serving.SUPERVISOR_NAME for p in forked) == [False, False, True]
+    delivery = _webhook_process(server.proc.pid)
+    assert delivery is not None
+    assert all(_comm(p) != serving.WEBHOOK_PROCESS_NAME for p in forked)
 
 
 def _comm(pid: int) -> str:
@@ -184,12 +189,16 @@ def _comm(pid: int) -> str:
 
 
 def _webhook_process(master: int, other_than: int | None = None) -> int | None:
-    """The pid of the master's webhook delivery process (named in ps), once it runs."""
+    """The pid of the webhook delivery process (named in ps) under the master's webhook
+    supervisor, once it runs."""
     ends = time.monotonic() + 15
     while time.monotonic() < ends:
-        for pid in children(master, 0):
-            if pid != other_than and _comm(pid) == serving.WEBHOOK_PROCESS_NAME:
-                return pid
+        for supervisor in children(master, 0):
+            if _comm(supervisor) != serving.SUPERVISOR_NAME:
+                continue
+            for pid in children(supervisor, 0):
+                if pid != other_than and _comm(pid) == serving.WEBHOOK_PROCESS_NAME:
+                    return pid
         time.sleep(0.1)
     return None
 
@@ -241,6 +250,9 @@ def test_sigterm_ends_streams_finishes_writes_and_exits(tmp_path: Path) -> None:
         stream = open_stream(srv, "c-1")
         forked = children(srv.proc.pid, 3)
         assert len(forked) == 3
+        delivery = _webhook_process(srv.proc.pid)
+        assert delivery is not None
+        forked.append(delivery)
         answers: list[int] = []
 
         def post_notes() -> None:
@@ -265,7 +277,7 @@ def test_sigterm_ends_streams_finishes_writes_and_exits(tmp_path: Path) -> None:
         with contextlib.suppress(http.client.IncompleteRead):
             stream.resp.read()
         stream.close()
-        for pid in forked:  # workers and the webhook process are gone too
+        for pid in forked:  # workers and the webhook processes are gone too
             assert not Path(f"/proc/{pid}").exists() or "Z" in _state(pid)
     finally:
         srv.stop()

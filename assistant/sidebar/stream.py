@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import select
 import socket
+import ssl
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -179,6 +180,10 @@ def _events(
 def _client_left(client: socket.socket) -> bool:
     """Whether the stream's client closed or reset its connection. A stream's client
     sends nothing after its request, so a readable socket means end of file or reset."""
+    if client.fileno() < 0:  # closed already
+        return True
+    if isinstance(client, ssl.SSLSocket):  # recv flags are refused; heartbeats will tell
+        return False
     try:
         poller = select.poll()
         poller.register(client, select.POLLIN)
@@ -187,7 +192,7 @@ def _client_left(client: socket.socket) -> bool:
         return client.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
     except BlockingIOError:
         return False
-    except OSError:  # reset, or the socket already closed
+    except (OSError, ValueError):  # reset, or closed meanwhile
         return True
 
 

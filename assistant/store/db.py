@@ -69,8 +69,8 @@ def writing(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     if not _PROCESS_WRITER.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
         raise sqlite3.OperationalError("database is locked (by another thread)")
     try:
-        _begin_immediate(conn, deadline)
         try:
+            _begin_immediate(conn, deadline)
             yield db
             conn.execute("COMMIT")
         except BaseException:

@@ -72,6 +72,22 @@ class Worker:
             log.exception("delivery %s: attempt failed inside Trustline", claim.delivery_id)
             return Outcome(None, f"internal error: {type(exc).__name__}")
 
+    def _record(self, db: sqlite_utils.Database, finished: list[tuple[Claim, Outcome]]) -> None:
+        """Record the ended attempts and empty `finished`. A storage failure (a full
+        disk) raises and keeps them for the next try; any other failure drops them with
+        a log line, so that one bad outcome cannot hold up all the others: their claims
+        run out and the deliveries are attempted again."""
+        try:
+            outbox.settle(db, finished, self.config, now=time.time())
+        except Exception as exc:
+            if storage_condition(exc) is not None:
+                raise
+            log.exception(
+                "webhook worker: could not record %d attempts; they will be made again",
+                len(finished),
+            )
+        finished.clear()
+
     def _idle(self, db: sqlite_utils.Database) -> bool:
         waiting = row(
             db,
@@ -107,6 +123,11 @@ class Worker:
             with self.app.app_context():
                 while not stop.is_set() and time.monotonic() < ends:
                     try:
+                        if finished and time.monotonic() >= first_finished + SETTLE_DELAY_SECONDS:
+                            # Outcomes carried over from a pass that failed: record them
+                            # before anything else, while their claims still hold.
+                            self._record(db, finished)
+                            wake_at = 0.0
                         now = time.time()
                         version = int(db.execute("PRAGMA data_version").fetchone()[0])
                         if version != seen_version or now >= wake_at:
@@ -157,8 +178,7 @@ class Worker:
                                 or len(finished) >= max(1, width // 2)
                                 or time.monotonic() >= settle_by
                             ):
-                                outbox.settle(db, finished, self.config, now=time.time())
-                                finished = []
+                                self._record(db, finished)
                                 wake_at = 0.0  # a chain may have moved on
                         elif until_idle and self._idle(db):
                             break
@@ -183,7 +203,7 @@ class Worker:
                     done, _ = wait(in_flight, timeout=self.config.lease_seconds)
                     finished += [(in_flight.pop(f), f.result()) for f in done]
                 if finished:
-                    outbox.settle(db, finished, self.config, now=time.time())
+                    self._record(db, finished)
                 outbox.release(db, list(ready))
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
