@@ -260,6 +260,8 @@ def sidebar_session(port: int, secret: str, agent_id: str) -> str:
 
 def receiver(run: Run) -> http.server.ThreadingHTTPServer:
     class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keeps connections alive, as a CRM's server would
+
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             now = time.time()

@@ -116,6 +116,66 @@ class PinnedHTTPSConnection(_Pinned, http.client.HTTPSConnection):
 
 _TLS = ssl.create_default_context()
 
+Connection = PinnedHTTPConnection | PinnedHTTPSConnection
+IDLE_SECONDS = 30.0  # an idle kept-alive connection older than this is closed, not reused
+IDLE_PER_TARGET = 16  # at most this many idle connections per (scheme, host, port)
+
+
+class ConnectionPool:
+    """Kept-alive connections to webhook targets, reused while the target keeps them open
+    (a TLS handshake per delivery costs more than the delivery). A connection is reused
+    only for the same scheme, host, port and TLS settings, and only if the address it is
+    connected to passed this attempt's SSRF check, so a changed DNS answer or allowlist
+    takes effect at once. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._idle: dict[tuple[object, ...], list[tuple[Connection, float]]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: tuple[object, ...], addresses: Sequence[str]) -> Connection | None:
+        now = time.monotonic()
+        stale: list[Connection] = []
+        found: Connection | None = None
+        with self._lock:
+            idle = self._idle.get(key, [])
+            while idle and found is None:
+                conn, since = idle.pop()
+                if now - since < IDLE_SECONDS and _peer(conn) in addresses:
+                    found = conn
+                else:
+                    stale.append(conn)
+        for conn in stale:
+            conn.close()
+        return found
+
+    def give(self, key: tuple[object, ...], conn: Connection) -> None:
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            if len(idle) < IDLE_PER_TARGET:
+                idle.append((conn, time.monotonic()))
+                return
+        conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            conns = [c for idle in self._idle.values() for c, _ in idle]
+            self._idle.clear()
+        for conn in conns:
+            conn.close()
+
+
+def _peer(conn: Connection) -> str | None:
+    try:
+        return str(conn.sock.getpeername()[0]) if conn.sock is not None else None
+    except OSError:
+        return None
+
+
+POOL = ConnectionPool()
+# A kept-alive connection the target closed meanwhile fails before any answer: the
+# request is sent once more on a new connection (it cannot have been processed).
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
 
 def post(
     url: str,
@@ -127,10 +187,12 @@ def post(
     allowed: Sequence[Network],
     resolve: Resolver = system_resolver,
     tls: ssl.SSLContext | None = None,
+    pool: ConnectionPool | None = POOL,
 ) -> Outcome:
     """POST `body` to `url`; never raises for network trouble, returns an Outcome.
 
-    `tls` replaces the default context (system CAs, hostname checked).
+    `tls` replaces the default context (system CAs, hostname checked). Connections are
+    kept alive in `pool` (None: one connection per attempt).
     """
     started = time.monotonic()
 
@@ -157,24 +219,43 @@ def post(
         return done(None, str(exc), refused=True)
     except OSError as exc:
         return done(None, str(exc))
-    conn: PinnedHTTPConnection | PinnedHTTPSConnection
-    if parts.scheme == "https":
-        context = tls or _TLS
-        conn = PinnedHTTPSConnection(host, port, addresses, connect_timeout, read_timeout, context)
-    else:
-        conn = PinnedHTTPConnection(host, port, addresses, connect_timeout, read_timeout)
+    context = (tls or _TLS) if parts.scheme == "https" else None
+    key = (parts.scheme, host, port, id(context))
+
+    def new_connection() -> Connection:
+        if context is not None:
+            return PinnedHTTPSConnection(
+                host, port, addresses, connect_timeout, read_timeout, context
+            )
+        return PinnedHTTPConnection(host, port, addresses, connect_timeout, read_timeout)
+
+    kept = pool.take(key, addresses) if pool is not None else None
+    reused = kept is not None
+    conn: Connection = kept if kept is not None else new_connection()
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    request_headers = {"User-Agent": USER_AGENT, **headers}
+    keep = False
     # A slow target could drip one byte per read timeout forever: a timer ends the
     # whole exchange after connect + read timeout.
-    deadline = threading.Timer(connect_timeout + read_timeout, conn.abort)
+    deadline = threading.Timer(connect_timeout + read_timeout, lambda: conn.abort())
     deadline.daemon = True
     deadline.start()
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        conn.request("POST", target, body=body, headers={"User-Agent": USER_AGENT, **headers})
-        resp = conn.getresponse()
+        try:
+            conn.request("POST", target, body=body, headers=request_headers)
+            resp = conn.getresponse()
+        except _STALE:
+            if not reused or conn.aborted:
+                raise
+            conn.close()
+            conn = new_connection()
+            conn.request("POST", target, body=body, headers=request_headers)
+            resp = conn.getresponse()
         resp.read(MAX_RESPONSE_BYTES)
         if conn.aborted:  # a cut-off answer can look complete
             return done(None, "timed out")
+        # Keep it only when the answer was read to its end and the target keeps it open.
+        keep = pool is not None and resp.isclosed() and not resp.will_close
         retry_after = parse_retry_after(resp.getheader("Retry-After"), time.time())
         return done(resp.status, None, retry_after=retry_after)
     except TimeoutError:
@@ -185,4 +266,7 @@ def post(
         return done(None, f"{type(exc).__name__}: {exc}"[:300])
     finally:
         deadline.cancel()
-        conn.close()
+        if keep and pool is not None and not conn.aborted:
+            pool.give(key, conn)
+        else:
+            conn.close()
