@@ -244,20 +244,7 @@ class WebhookProcess:
         """Fork the supervisor (if TRUSTLINE_WEBHOOK_WORKER is on)."""
         if not self.app.config.get("TRUSTLINE_WEBHOOK_WORKER"):
             return
-        master = os.getpid()
-        pid = os.fork()
-        if pid:
-            self.pid = pid
-            return
-        status = 0
-        try:
-            _name_process(SUPERVISOR_NAME)
-            _supervise(self.app, master)
-        except BaseException:
-            log.exception("webhook supervisor failed")
-            status = 1
-        finally:
-            os._exit(status)
+        self.pid = _fork(SUPERVISOR_NAME, _supervise, self.app, os.getpid())
 
     def stop(self, timeout: float = STOP_WEBHOOKS_SECONDS) -> None:
         """Stop the supervisor and, through it, the delivery process (which finishes its
@@ -275,7 +262,7 @@ def _supervise(app: Flask, master: int) -> None:
     while not stopping.is_set():
         started = time.monotonic()
         try:
-            child = _fork_delivery(app)
+            child = _fork(WEBHOOK_PROCESS_NAME, _deliver_until_stopped, app, os.getpid())
         except OSError as exc:  # out of memory or processes, likely what killed the last
             log.error("cannot start the webhook process (%s); trying again in %.0f s", exc, pause)
             stopping.wait(pause)
@@ -302,18 +289,18 @@ def _supervise(app: Flask, master: int) -> None:
         pause = min(pause * 2, RESTART_PAUSE_SECONDS[1])
 
 
-def _fork_delivery(app: Flask) -> int:
-    """Fork the delivery process; returns its pid."""
-    supervisor = os.getpid()
+def _fork(name: str, run: Callable[..., None], *args: Any) -> int:
+    """Fork a process named `name` (in ps and top) that runs `run(*args)` and exits
+    (status 1, logged, if it raised); returns its pid in the parent."""
     pid = os.fork()
     if pid:
         return pid
     status = 0
     try:
-        _name_process(WEBHOOK_PROCESS_NAME)
-        _deliver_until_stopped(app, supervisor)
+        _name_process(name)
+        run(*args)
     except BaseException:
-        log.exception("webhook process failed")
+        log.exception("%s failed", name)
         status = 1
     finally:
         os._exit(status)

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from processes import children, free_port
 
 from assistant import profile as domain
 from assistant.auth import create_key, hash_key, new_key
@@ -42,13 +44,6 @@ SERVE = [sys.executable, "-m", "assistant.cli", "serve"]
 
 
 # -- a real server, in a process group of its own -------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -95,19 +90,6 @@ def process_group(pgid: int) -> list[int]:
         if int(pgrp) == pgid and state != "Z":
             found.append(int(entry.name))
     return found
-
-
-def children(pid: int, expect: int) -> list[int]:
-    """The child processes of `pid`, once there are `expect` of them (bounded wait)."""
-    ends = time.monotonic() + 10
-    while True:
-        try:
-            pids = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-        except OSError:
-            pids = []
-        if len(pids) >= expect or time.monotonic() > ends:
-            return pids
-        time.sleep(0.05)
 
 
 class Serve:
@@ -417,7 +399,7 @@ def run_root_command(*args: str) -> str | None:
     return None if done.returncode == 0 else f"{' '.join(args)}: {done.stderr.strip()}"
 
 
-class Condition:
+class Condition(ABC):
     """A storage failure the operating system really produces, switched on and off."""
 
     def __init__(self, tmp_path: Path) -> None:
@@ -426,14 +408,14 @@ class Condition:
     def db_dir(self) -> Path:
         return self.dir
 
-    def on(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def on(self) -> None: ...
 
-    def off(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def off(self) -> None: ...
 
-    def close(self) -> None:
-        pass
+    @abstractmethod
+    def close(self) -> None: ...
 
 
 class FullDisk(Condition):

@@ -8,7 +8,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,34 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from processes import children, free_port
 from test_webhooks_receiver import Receiver
 
 from assistant import serving
 
 START_SECONDS = 60  # loading the pipeline dominates
 STOP_SECONDS = 10  # SIGTERM to exit, with a stream open and a note in flight
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def children(pid: int, expect: int) -> list[int]:
-    """The child processes of `pid`, once there are `expect` of them (gunicorn forks its
-    workers one after another, and the first may answer before the last is up)."""
-    ends = time.monotonic() + 10
-    while True:
-        # Per thread: a restarted webhook process is the child of the master's supervisor.
-        pids = []
-        for task in Path(f"/proc/{pid}/task").glob("*/children"):
-            with contextlib.suppress(OSError):
-                pids += [int(p) for p in task.read_text().split()]
-        if len(pids) >= expect or time.monotonic() > ends:
-            return pids
-        time.sleep(0.05)
 
 
 class Server:

@@ -96,13 +96,18 @@ def _begin_immediate(conn: sqlite3.Connection, deadline: float) -> None:
                 conn.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
-                code = getattr(exc, "sqlite_errorcode", None)
-                busy = isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_BUSY
-                if not busy or time.monotonic() >= deadline:
+                if result_code(exc) != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
                     raise
             time.sleep(BEGIN_RETRY_SECONDS)
     finally:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+
+def result_code(exc: BaseException) -> int | None:
+    """SQLite's primary result code of `exc` (SQLITE_BUSY, SQLITE_FULL...: the low byte of
+    an extended code), or None when SQLite did not raise it."""
+    code = getattr(exc, "sqlite_errorcode", None)  # absent on errors raised by Python
+    return code & 0xFF if isinstance(code, int) else None
 
 
 def checkpoint(db: sqlite_utils.Database) -> None:

@@ -13,6 +13,7 @@ import sqlite3
 from flask import Flask, Response, current_app, request
 
 from ..api.errors import problem
+from .db import result_code
 
 RETRY_AFTER_SECONDS = 30  # an operator has to free space or make the file writable
 PROBLEM_CODE = "storage_unavailable"
@@ -31,8 +32,8 @@ def storage_condition(exc: BaseException) -> str | None:
     (disk full, read-only, I/O error, cannot open); None for any other error."""
     if not isinstance(exc, sqlite3.Error):
         return None
-    code = getattr(exc, "sqlite_errorcode", None)  # absent on errors raised by Python
-    return CONDITIONS.get(code & 0xFF) if isinstance(code, int) else None
+    code = result_code(exc)
+    return CONDITIONS.get(code) if code is not None else None
 
 
 def _machine_client() -> bool:

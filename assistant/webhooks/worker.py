@@ -123,11 +123,17 @@ class Worker:
             with self.app.app_context():
                 while not stop.is_set() and time.monotonic() < ends:
                     try:
-                        if finished and time.monotonic() >= first_finished + SETTLE_DELAY_SECONDS:
-                            # Outcomes carried over from a pass that failed: record them
-                            # before anything else, while their claims still hold.
+                        # Record ended attempts a few at a time: each record is a write
+                        # transaction, and every note's transaction waits for those. They
+                        # go first, also when carried over from a pass that failed, while
+                        # their claims still hold.
+                        if finished and (
+                            not in_flight
+                            or len(finished) >= max(1, width // 2)
+                            or time.monotonic() >= first_finished + SETTLE_DELAY_SECONDS
+                        ):
                             self._record(db, finished)
-                            wake_at = 0.0
+                            wake_at = 0.0  # a chain may have moved on
                         now = time.time()
                         version = int(db.execute("PRAGMA data_version").fetchone()[0])
                         if version != seen_version or now >= wake_at:
@@ -155,31 +161,23 @@ class Worker:
                         if now - last_prune >= PRUNE_EVERY:
                             last_prune = now
                             deliveries.prune(db, retention_days=self.config.retention_days)
-                        if in_flight or finished:
+                        if in_flight:
                             settle_by = (
                                 first_finished + SETTLE_DELAY_SECONDS if finished else math.inf
                             )
-                            if in_flight:
-                                done, _ = wait(
-                                    in_flight,
-                                    timeout=min(
-                                        self.config.poll_interval,
-                                        max(0.0, settle_by - time.monotonic()),
-                                    ),
-                                    return_when=FIRST_COMPLETED,
-                                )
-                                if done and not finished:
-                                    first_finished = time.monotonic()
-                                finished += [(in_flight.pop(f), f.result()) for f in done]
-                            # Record outcomes a few at a time: each record is a write
-                            # transaction, and every note's transaction waits for those.
-                            if finished and (
-                                not in_flight
-                                or len(finished) >= max(1, width // 2)
-                                or time.monotonic() >= settle_by
-                            ):
-                                self._record(db, finished)
-                                wake_at = 0.0  # a chain may have moved on
+                            done, _ = wait(
+                                in_flight,
+                                timeout=min(
+                                    self.config.poll_interval,
+                                    max(0.0, settle_by - time.monotonic()),
+                                ),
+                                return_when=FIRST_COMPLETED,
+                            )
+                            if done and not finished:
+                                first_finished = time.monotonic()
+                            finished += [(in_flight.pop(f), f.result()) for f in done]
+                        elif finished:
+                            continue  # recorded at the top of the next pass
                         elif until_idle and self._idle(db):
                             break
                         else:
