@@ -3,9 +3,11 @@ from an event's commit to its receipt (p50 / p99).
 
     .venv/bin/python benchmarks/webhooks.py            # about 15 s
     .venv/bin/python benchmarks/webhooks.py --events 5000 --json
+    .venv/bin/python benchmarks/webhooks.py --receiver-delay-ms 100 --events 1000
 
 Everything runs in this process on a temporary database: a receiver on 127.0.0.1 that
-answers 200 at once (checking nothing), one subscription to it, and the real worker
+answers 200 at once, or after --receiver-delay-ms as a CRM across the internet would
+(checking nothing), one subscription to it, and the real worker
 (`assistant.webhooks.worker.Worker`) with the default concurrency. Both phases are
 bounded by --seconds each.
 
@@ -41,9 +43,9 @@ from assistant.webhooks.worker import Worker  # noqa: E402
 
 
 class Receiver:
-    """Records the arrival time of each event id; answers 200 at once."""
+    """Records the arrival time of each event id; answers 200 after `delay` seconds."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
         self.arrived: dict[int, float] = {}
         self.lock = threading.Lock()
         receiver = self
@@ -57,6 +59,8 @@ class Receiver:
                 event_id = json.loads(body)["data"]["event_id"]
                 with receiver.lock:
                     receiver.arrived.setdefault(event_id, now)
+                if delay:
+                    time.sleep(delay)
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -98,6 +102,9 @@ def main() -> int:
     parser.add_argument("--lag-events", type=int, default=300)
     parser.add_argument("--interval-ms", type=float, default=20.0)
     parser.add_argument("--seconds", type=float, default=60.0, help="bound of each phase")
+    parser.add_argument(
+        "--receiver-delay-ms", type=float, default=0.0, help="the receiver's time to answer"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
@@ -106,7 +113,7 @@ def main() -> int:
     os.environ["TRUSTLINE_WEBHOOK_ALLOWED_NETWORKS"] = "127.0.0.0/8"
     app = create_app()
     db = connect(database_path(app))
-    receiver = Receiver()
+    receiver = Receiver(args.receiver_delay_ms / 1000)
     subscriptions.create(db, receiver.url, ["*"], actor="bench")
     worker = Worker(app)
     at = datetime.now(UTC).isoformat()
@@ -151,6 +158,7 @@ def main() -> int:
         "backlog_seconds": round(elapsed, 3),
         "customers": args.customers,
         "concurrency": worker.config.concurrency,
+        "receiver_delay_ms": args.receiver_delay_ms,
         "lag_ms_p50": round(statistics.median(lags), 1) if lags else None,
         "lag_ms_p99": round(percentile(lags, 99), 1) if lags else None,
         "lag_ms_max": round(max(lags), 1) if lags else None,
@@ -174,6 +182,7 @@ def main() -> int:
         print(
             f"worker concurrency {result['concurrency']}, poll {result['poll_ms']} ms, "
             f"{result['cpus']} CPUs, receiver in the same process"
+            + (f", answering after {args.receiver_delay_ms:g} ms" if args.receiver_delay_ms else "")
         )
     receiver.server.shutdown()
     db.conn.close()

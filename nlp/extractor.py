@@ -42,10 +42,11 @@ EXTRACTOR_NAME = "trustline-rules"
 __version__ = "0.1.0"
 
 
-def load_base(model: str) -> Language:
-    """Load the installed spaCy pipeline `model`; never downloads."""
+def load_base(model: str, exclude: Iterable[str] = ()) -> Language:
+    """Load the installed spaCy pipeline `model` without the components named in
+    `exclude`; never downloads."""
     try:
-        return spacy.load(model)
+        return spacy.load(model, exclude=list(exclude))
     except OSError as exc:
         if "E050" in str(exc) or "E053" in str(exc) or "Can't find model" in str(exc):
             raise ModelNotInstalledError(model) from exc
@@ -54,8 +55,8 @@ def load_base(model: str) -> Language:
 
 def build_pipeline(model: str, config_path: Path = CONFIG_PATH) -> Language:
     """The base pipeline plus the Trustline components listed in `config_path`."""
-    nlp = load_base(model)
     cfg = Config().from_disk(config_path)
+    nlp = load_base(model, cfg["pipeline"].get("exclude_base", ()))
     for name in cfg["pipeline"]["order"]:
         comp_cfg: dict[str, Any] = dict(cfg["components"][name])
         placement = comp_cfg.pop("placement", "last")

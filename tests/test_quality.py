@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from nlp import Extractor
+from nlp import DEFAULT_MODEL, Extractor
+from nlp.extractor import CONFIG_PATH, build_pipeline
 
 TRUSTLINE = str(Path(sys.executable).with_name("trustline"))
 
@@ -73,3 +75,27 @@ def test_real_customer_tweets_do_not_regress(shared_data: Path) -> None:
     assert report["errors"] == 0
     assert report["all"]["f1"] >= 0.45
     assert report["preference"]["fp"] <= 10  # channel mentions are not preferences
+
+
+def test_leaving_out_the_entity_recognizer_changes_no_result(
+    shared_data: Path, extractor: Extractor, tmp_path: Path
+) -> None:
+    """config.cfg leaves `ner` out of the base pipeline because no component reads
+    entities; a component that starts to would make this fail."""
+    assert "ner" not in extractor.nlp.pipe_names
+    config = tmp_path / "config.cfg"
+    config.write_text(
+        re.sub(r"(?m)^exclude_base = .*$", "exclude_base = []", CONFIG_PATH.read_text())
+    )
+    with_ner = Extractor(build_pipeline(DEFAULT_MODEL, config))
+    assert "ner" in with_ner.nlp.pipe_names
+    texts = [
+        json.loads(line)["text"]
+        for line in (shared_data / "notes-dev.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
+    convs = json.loads((shared_data / "twitter-customer-care" / "dev.json").read_text())
+    texts += [t["message"] for conv in convs for t in conv["dialogContent"]][:600]
+    got = [r.to_dict() for r in extractor.extract_many(texts)]
+    want = [r.to_dict() for r in with_ner.extract_many(texts)]
+    assert got == want

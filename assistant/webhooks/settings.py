@@ -52,8 +52,9 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "TRUSTLINE_WEBHOOK_CONCURRENCY",
-        8,
-        "Deliveries the worker sends at the same time (never two of one customer to one target).",
+        32,
+        "Deliveries the worker sends at the same time (never two of one customer to one "
+        "target). A target that takes 100 ms to answer gets at most this many x 10 a second.",
     ),
     Setting(
         "TRUSTLINE_WEBHOOK_POLL_MS",
