@@ -298,7 +298,7 @@ def _setting(name: str) -> Callable[[], Any]:
     "--threads",
     type=click.IntRange(1, 4096),
     default=_setting("TRUSTLINE_THREADS"),
-    show_default="TRUSTLINE_THREADS or 128",
+    show_default="TRUSTLINE_THREADS or 256",
     help="Threads per worker (each open event stream holds one).",
 )
 @click.option(

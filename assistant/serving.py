@@ -354,6 +354,8 @@ def run(
     app: Flask, *, host: str, port: int, workers: int, threads: int, graceful_timeout: int
 ) -> None:
     """Serve `app` with gunicorn until the master is told to stop."""
+    # The event streams keep threads free for other requests (stream.stream_limit).
+    app.config["TRUSTLINE_SERVE_THREADS"] = threads
     webhooks = WebhookProcess(app)
     webhooks.start()
 

@@ -66,9 +66,10 @@ CORE: tuple[Setting, ...] = (
     ),
     Setting(
         "TRUSTLINE_THREADS",
-        128,
+        256,
         "Threads per gunicorn worker: each open event stream holds one, so workers x "
-        "threads bounds the streams and requests served at once.",
+        "threads bounds the streams and requests served at once (threads start when "
+        "needed).",
     ),
     Setting(
         "TRUSTLINE_GRACEFUL_TIMEOUT",

@@ -34,6 +34,7 @@ from processes import children, free_port
 from assistant import profile as domain
 from assistant.auth import create_key, hash_key, new_key
 from assistant.sidebar.demo import CUSTOMERS as DEMO_CUSTOMERS
+from assistant.sidebar.stream import stream_limit
 from assistant.store import audit
 from assistant.store.db import connect, migrate, rows
 from assistant.store.failures import storage_condition
@@ -641,6 +642,7 @@ CYCLE_CLIENTS = 32
 RSS_BOUND_MB = 20.0
 THREAD_SLACK = 2
 CYCLES_SECONDS = 90  # a safety bound: about 15 s here
+REFUSED_PAUSE_SECONDS = 0.2
 
 
 def worker_status(pids: list[int]) -> tuple[int, float]:
@@ -663,21 +665,34 @@ def open_stream(port: int, key: str, customer: str) -> socket.socket:
         f"Authorization: Bearer {key}\r\n\r\n".encode()
     )
     head = b""
-    while b"retry:" not in head:
-        chunk = sock.recv(4096)
-        assert chunk, f"the stream closed before its first bytes: {head!r}"
-        head += chunk
-    assert head.startswith(b"HTTP/1.1 200 "), head[:200]
+    try:
+        while b"retry:" not in head and not head.startswith(b"HTTP/1.1 503 "):
+            chunk = sock.recv(4096)
+            assert chunk, f"the stream closed before its first bytes: {head!r}"
+            head += chunk
+        if head.startswith(b"HTTP/1.1 503 "):
+            raise StreamsFull()
+        assert head.startswith(b"HTTP/1.1 200 "), head[:200]
+    except BaseException:
+        sock.close()
+        raise
     return sock
 
 
-def cycles(port: int, key: str, customer: str, count: int) -> None:
+class StreamsFull(Exception):
+    """503: the worker holds its limit of open streams (a browser retries)."""
+
+
+def cycles(port: int, key: str, customer: str, count: int) -> int:
     """`count` clients that open a stream, read its first bytes and vanish: half close
-    normally (FIN), half reset the connection (SO_LINGER 0: RST)."""
+    normally (FIN), half reset the connection (SO_LINGER 0: RST). A client refused for
+    the stream limit (503) tries again after a pause, as a browser would; returns how
+    many times that happened."""
     todo = iter(range(count))
     lock = threading.Lock()
     errors: list[str] = []
     done: list[int] = []
+    refused: list[int] = []
     ends = time.monotonic() + CYCLES_SECONDS
 
     def client() -> None:
@@ -686,10 +701,18 @@ def cycles(port: int, key: str, customer: str, count: int) -> None:
                 i = next(todo, None)
             if i is None:
                 return
-            try:
-                sock = open_stream(port, key, customer)
-            except (OSError, AssertionError) as exc:
-                errors.append(repr(exc))
+            while True:
+                try:
+                    sock = open_stream(port, key, customer)
+                    break
+                except StreamsFull:  # vanished clients not noticed yet: retry, as browsers do
+                    refused.append(i)
+                    time.sleep(REFUSED_PAUSE_SECONDS)
+                except (OSError, AssertionError) as exc:
+                    errors.append(repr(exc))
+                    sock = None
+                    break
+            if sock is None:
                 continue
             if i % 2:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -702,8 +725,10 @@ def cycles(port: int, key: str, customer: str, count: int) -> None:
     for t in threads:
         t.join(timeout=CYCLES_SECONDS + REQUEST_SECONDS)
     assert not errors, errors[:3]
-    # Fewer means new streams waited for threads that vanished clients still held.
+    # Fewer means new streams waited for threads, or were refused for stream slots, that
+    # vanished clients still held.
     assert len(done) == count, f"{len(done)} of {count} streams in {CYCLES_SECONDS} s"
+    return len(refused)
 
 
 def test_stream_clients_that_vanish_leak_no_threads_or_memory(tmp_path: Path) -> None:
@@ -734,7 +759,7 @@ def test_stream_clients_that_vanish_leak_no_threads_or_memory(tmp_path: Path) ->
         time.sleep(3)
         threads_before, rss_before = worker_status(workers)
 
-        cycles(srv.port, reader, "c-1", CYCLES)
+        refusals = cycles(srv.port, reader, "c-1", CYCLES)
         settled = wait_for(lambda: worker_status(workers)[0] <= threads_before + THREAD_SLACK, 10)
         time.sleep(3)  # every vanished client noticed
         threads_after, rss_after = worker_status(workers)
@@ -743,11 +768,16 @@ def test_stream_clients_that_vanish_leak_no_threads_or_memory(tmp_path: Path) ->
         # the allocator's own growth over 1,000 streams stays under a few MB.
         assert rss_after - rss_before < RSS_BOUND_MB, f"RSS {rss_before} -> {rss_after} MB"
 
-        # No thread is still held by a vanished client: every thread serves a new stream
-        # at once, and a note reaches all of them.
-        # One thread stays free for the note.
-        probes = [open_stream(srv.port, reader, "c-1") for _ in range(STREAM_THREADS - 1)]
+        # No thread or stream slot is still held by a vanished client: the worker opens
+        # as many new streams as its limit allows at once, refuses one more (threads
+        # stay free for notes), and a note reaches all of them.
+        limit = stream_limit({"TRUSTLINE_SERVE_THREADS": STREAM_THREADS})
+        probes = [open_stream(srv.port, reader, "c-1") for _ in range(limit)]
         try:
+            refused = call(srv.port, "GET", "/customers/c-1/stream", key=reader)
+            assert refused.status == 503, refused.status
+            assert refused.headers["Retry-After"] == "5"
+            assert refused.json()["error"] == "too_many_streams"
             note = {"text": "Prefers email.", "agent": "a1"}
             assert srv.call("POST", "/api/v1/customers/c-1/notes", note).status == 201
             for sock in probes:
@@ -761,7 +791,8 @@ def test_stream_clients_that_vanish_leak_no_threads_or_memory(tmp_path: Path) ->
                 sock.close()
         print(
             f"\n{CYCLES} vanished streams: worker threads {threads_before} -> {threads_after},"
-            f" RSS {rss_before:.1f} -> {rss_after:.1f} MB"
+            f" RSS {rss_before:.1f} -> {rss_after:.1f} MB, {refusals} refused (limit) and"
+            " retried"
         )
     finally:
         srv.stop()

@@ -31,6 +31,7 @@ from assistant.sidebar.config import (
     parse_launch_secrets,
 )
 from assistant.sidebar.demo import CUSTOMERS, seed
+from assistant.sidebar.stream import SLOTS, stream_limit
 from assistant.store.db import connect, rows
 from nlp import Evidence, ExtractionResult, Extractor, Fact
 
@@ -857,6 +858,37 @@ def test_stream_sends_every_event_with_its_id_and_resumes(
         if "data" in m
     ]
     assert [int(m["id"]) for m in later] == [e["id"] for e in expected[2:]]
+
+
+def test_streams_beyond_the_limit_get_503_and_a_closed_stream_frees_its_slot(
+    app: Flask, client: FlaskClient, customer: str, reader: str
+) -> None:
+    """Each open stream holds a server thread: past TRUSTLINE_MAX_STREAMS a new one is
+    refused at once (the browser retries after Retry-After) rather than queued behind
+    threads that notes and pages need."""
+    app.config["TRUSTLINE_MAX_STREAMS"] = 2
+    path, auth = f"/customers/{customer}/stream", {"Authorization": f"Bearer {reader}"}
+    held = [client.get(path, headers=auth, buffered=False) for _ in range(2)]
+    assert [r.status_code for r in held] == [200, 200]
+    refused = client.get(path, headers=auth)
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "5"
+    assert refused.json is not None and refused.json["error"] == "too_many_streams"
+    sign_in(client)
+    assert client.get(path).status_code == 503  # sidebar sessions count too
+    held.pop().close()  # the client went away: its slot is free again
+    again = client.get(path, headers=auth, buffered=False)
+    assert again.status_code == 200
+    for resp in [again, *held]:  # last opened first: each holds its request context
+        resp.close()
+    assert SLOTS.open == 0
+
+
+def test_the_stream_limit_keeps_threads_for_other_requests() -> None:
+    assert stream_limit({}) == 0  # no limit outside `trustline serve`
+    assert stream_limit({"TRUSTLINE_SERVE_THREADS": 256}) == 224
+    assert stream_limit({"TRUSTLINE_SERVE_THREADS": 8}) == 4
+    assert stream_limit({"TRUSTLINE_SERVE_THREADS": 256, "TRUSTLINE_MAX_STREAMS": 1000}) == 1000
 
 
 def test_stream_sends_heartbeats_and_a_retry_hint(

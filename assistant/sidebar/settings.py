@@ -66,6 +66,14 @@ SETTINGS: tuple[Setting, ...] = (
         "(TRUSTLINE_DEMO=0) on any server reachable by others.",
     ),
     Setting(
+        "TRUSTLINE_MAX_STREAMS",
+        0,
+        "Open event streams a server process holds at once; beyond, a new stream gets "
+        "503 with Retry-After (browsers retry) so that threads stay free for notes and "
+        "pages. 0: under `trustline serve`, the threads minus an eighth (at least 4) kept "
+        "for other requests; elsewhere, no limit.",
+    ),
+    Setting(
         "TRUSTLINE_SSE_POLL_MS",
         50,
         "How often, in milliseconds, each server process reads the events table for new "

@@ -21,8 +21,10 @@ import json
 import select
 import socket
 import ssl
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import suppress
 from typing import Any
 
 from flask import Response, current_app, render_template, request, stream_with_context
@@ -43,6 +45,53 @@ EVENTS_PAGE = 500  # events read from the table at once when a stream catches up
 GONE_CHECK_SECONDS = 1.0  # how often an idle stream checks that its client is still there
 RETRY_MS = 2000  # how long a browser waits before reconnecting
 END_EVENT = "closed"  # the sidebar closes its EventSource on this (sse-close)
+STREAMS_FULL_RETRY_SECONDS = 5  # Retry-After of a stream refused for the limit
+
+
+class StreamSlots:
+    """The open streams of this process, counted so that they can be bounded: each holds
+    a server thread for its whole life, and threads taken by streams cannot answer notes
+    or pages."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.open = 0
+
+    def take(self, limit: int) -> bool:
+        """Count one more open stream, unless `limit` (> 0) are open already."""
+        with self._lock:
+            if 0 < limit <= self.open:
+                return False
+            self.open += 1
+            return True
+
+    def give_back(self) -> None:
+        with self._lock:
+            self.open -= 1
+
+    def giver(self) -> Callable[[], None]:
+        """A function that gives one slot back the first time it is called."""
+        slot = [self]
+
+        def give() -> None:
+            with suppress(IndexError):  # list.pop is atomic: one caller gets the slot
+                slot.pop().give_back()
+
+        return give
+
+
+SLOTS = StreamSlots()
+
+
+def stream_limit(config: Any) -> int:
+    """Open streams allowed in this process: TRUSTLINE_MAX_STREAMS, or under `trustline
+    serve` (which sets TRUSTLINE_SERVE_THREADS) the threads minus an eighth, at least 4,
+    kept for other requests; 0 is no limit."""
+    configured = int(config.get("TRUSTLINE_MAX_STREAMS") or 0)
+    if configured > 0:
+        return configured
+    threads = int(config.get("TRUSTLINE_SERVE_THREADS") or 0)
+    return max(1, threads - max(4, threads // 8)) if threads > 0 else 0
 
 
 def format_event(data: str, *, event: str | None = None, event_id: int | None = None) -> str:
@@ -102,14 +151,26 @@ def stream(customer_id: str) -> Any:
         return problem(400, "invalid_request", "Last-Event-ID and 'after' must be integers")
     if after_id is None:
         after_id = last_event_id(db, customer_id)
+    limit = stream_limit(current_app.config)
+    if not SLOTS.take(limit):
+        resp = problem(
+            503,
+            "too_many_streams",
+            f"this server process holds its limit of {limit} open event streams "
+            "(TRUSTLINE_MAX_STREAMS); retry shortly",
+        )
+        resp.headers["Retry-After"] = str(STREAMS_FULL_RETRY_SECONDS)
+        return resp
     close_db()  # the stream opens its own connection for each poll
     client = request.environ.get("gunicorn.socket")  # to notice a client that left
     events = _events(database_path(current_app), customer_id, after_id, viewer, client)
-    return Response(
+    resp = Response(
         stream_with_context(events),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+    resp.call_on_close(SLOTS.giver())  # the server closes every response it was given
+    return resp
 
 
 def _exists(db: Any, customer_id: str) -> bool:
