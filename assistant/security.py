@@ -1,18 +1,20 @@
 """Security headers on every response, and rate limits per API key and agent session.
 
-The rate limit is a token bucket per caller held in this process: under gunicorn each
-worker keeps its own buckets, so a caller spread over N workers may get up to N times
-the configured rate. That is a guard against a runaway client, not a quota.
+The rate limit is a token bucket per caller, kept in memory shared by all the server's
+processes: the limiter is made with the app, which `trustline serve` builds before
+gunicorn forks its workers, so a caller gets the configured rate across all workers
+together, whichever worker each request reaches.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-import threading
+import mmap
+import multiprocessing
+import struct
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, request, session
 
@@ -21,52 +23,69 @@ from .api.errors import problem
 # The app's own pages set a strict CSP (assistant/sidebar/headers.py); everything else
 # (JSON, problem documents, errors) renders nothing, so it may load and frame nothing.
 DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-MAX_BUCKETS = 10_000  # beyond this, full (idle) buckets are forgotten
+SLOTS = 16_384  # callers tracked at once: 32 bytes each, 512 KiB shared by the workers
+PROBES = 16  # slots looked at for a caller (open addressing)
+_SLOT = struct.Struct("<16sdd")  # the caller's digest, tokens, time of the last update
+_EMPTY = bytes(16)
 EXTENSION = "trustline.rate_limits"
 
 
-@dataclass(slots=True)
-class Bucket:
-    tokens: float
-    updated: float
-
-
 class RateLimiter:
-    """Token buckets: `burst` requests at once, refilled at `per_minute` a minute."""
+    """Token buckets: `burst` requests at once, refilled at `per_minute` a minute.
+
+    The buckets live in an anonymous shared mapping guarded by a semaphore, both made
+    here: processes forked after this share them. A caller's bucket is one of `PROBES`
+    slots from its digest's place; a bucket refilled to the brim is the same as none, so
+    its slot may go to another caller. With all of them in use (more than `slots`
+    callers busy at once) the longest-idle one is reset.
+    """
 
     def __init__(
-        self, per_minute: int, burst: int, clock: Callable[[], float] = time.monotonic
+        self,
+        per_minute: int,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+        slots: int = SLOTS,
     ) -> None:
         self.rate = per_minute / 60.0
         self.burst = float(max(burst, 1))
-        self.clock = clock
-        self.buckets: dict[str, Bucket] = {}
-        self.lock = threading.Lock()
+        self.clock = clock  # time.monotonic is one clock for the whole machine
+        self.slots = max(1, slots)
+        self.table = mmap.mmap(-1, self.slots * _SLOT.size)  # MAP_SHARED | MAP_ANONYMOUS
+        self.lock = multiprocessing.get_context("fork").Lock()
 
     def take(self, caller: str) -> float:
         """Take one token for `caller`: 0.0 when allowed, else seconds until one is free."""
-        now = self.clock()
+        digest = hashlib.blake2b(caller.encode("utf-8", "replace"), digest_size=16).digest()
+        first = int.from_bytes(digest[:8], "little")
         with self.lock:
-            bucket = self.buckets.get(caller)
-            if bucket is None:
-                if len(self.buckets) >= MAX_BUCKETS:
-                    self._forget_full(now)
-                bucket = self.buckets[caller] = Bucket(self.burst, now)
-            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
-            bucket.updated = now
-            if bucket.tokens >= 1.0:
-                bucket.tokens -= 1.0
-                return 0.0
-            return (1.0 - bucket.tokens) / self.rate
+            now = self.clock()
+            place, tokens, updated = self._find(digest, first, now)
+            tokens = min(self.burst, tokens + (now - updated) * self.rate)
+            wait = 0.0
+            if tokens >= 1.0:
+                tokens -= 1.0
+            else:
+                wait = (1.0 - tokens) / self.rate
+            _SLOT.pack_into(self.table, place * _SLOT.size, digest, tokens, now)
+            return wait
 
-    def _forget_full(self, now: float) -> None:
-        full = [
-            name
-            for name, b in self.buckets.items()
-            if b.tokens + (now - b.updated) * self.rate >= self.burst
-        ]
-        for name in full:
-            del self.buckets[name]
+    def _find(self, digest: bytes, first: int, now: float) -> tuple[int, float, float]:
+        """The caller's slot and bucket; a new bucket (full) in a free slot if none."""
+        free: int | None = None
+        idle, idle_since = first % self.slots, math.inf
+        for i in range(min(PROBES, self.slots)):
+            place = (first + i) % self.slots
+            key, tokens, updated = _SLOT.unpack_from(self.table, place * _SLOT.size)
+            if key == digest:
+                return place, tokens, updated
+            if free is None and (
+                key == _EMPTY or tokens + (now - updated) * self.rate >= self.burst
+            ):
+                free = place
+            if updated < idle_since:
+                idle, idle_since = place, updated
+        return (free if free is not None else idle), self.burst, now
 
 
 def caller() -> str | None:

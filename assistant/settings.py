@@ -80,8 +80,8 @@ CORE: tuple[Setting, ...] = (
     Setting(
         "TRUSTLINE_RATE_LIMIT_PER_MINUTE",
         1200,
-        "Requests a minute allowed per API key and per agent session, in each server "
-        "process (429 with Retry-After beyond); 0 turns the limit off.",
+        "Requests a minute allowed per API key and per agent session, across all the "
+        "server's workers (429 with Retry-After beyond); 0 turns the limit off.",
     ),
     Setting(
         "TRUSTLINE_RATE_LIMIT_BURST",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -113,14 +114,38 @@ def test_the_bucket_refills_at_the_rate() -> None:
     assert limiter.take("other") == 0.0
 
 
-def test_full_buckets_are_forgotten_when_there_are_too_many(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr("assistant.security.MAX_BUCKETS", 3)
+def test_a_full_bucket_gives_its_slot_to_another_caller() -> None:
     now = [0.0]
-    limiter = RateLimiter(per_minute=60, burst=1, clock=lambda: now[0])
-    for name in "abc":
+    limiter = RateLimiter(per_minute=60, burst=1, clock=lambda: now[0], slots=1)
+    assert limiter.take("a") == 0.0
+    assert limiter.take("a") > 0  # a is held back, and holds the only slot
+    now[0] = 10.0  # a's bucket is full again: the same as none
+    assert limiter.take("b") == 0.0
+    assert limiter.take("b") > 0  # b has the slot now
+
+
+def test_with_every_slot_busy_the_longest_idle_caller_is_reset() -> None:
+    now = [0.0]
+    limiter = RateLimiter(per_minute=60, burst=2, clock=lambda: now[0], slots=2)
+    for name, at in (("a", 0.0), ("b", 0.5)):
+        now[0] = at
         limiter.take(name)
-    now[0] = 10.0  # all refilled
-    limiter.take("d")
-    assert set(limiter.buckets) == {"d"}
+        limiter.take(name)
+    now[0] = 0.6
+    assert limiter.take("c") == 0.0  # took a's slot (idle longest)
+    assert limiter.take("b") > 0  # b kept its bucket
+    assert limiter.take("a") == 0.0  # a was reset: it starts anew
+
+
+def test_processes_forked_after_the_limiter_share_its_buckets() -> None:
+    """`trustline serve` builds the app before gunicorn forks: each worker's requests
+    draw on the same buckets, so N workers do not give a caller N times the rate."""
+    limiter = RateLimiter(per_minute=1, burst=3)
+    pid = os.fork()
+    if pid == 0:  # the child: another worker taking the caller's whole burst
+        code = 0 if [limiter.take("k") for _ in range(3)] == [0.0] * 3 else 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert limiter.take("k") > 0  # nothing left for this process either
+    assert limiter.take("other") == 0.0

@@ -221,6 +221,32 @@ def test_a_note_reaches_a_stream_served_by_any_worker(server: Server) -> None:
         stream.close()
 
 
+def test_a_callers_rate_holds_across_the_workers(server: Server) -> None:
+    """The default limit (1,200 a minute, bursts of 200) with 2 workers: 400 quick
+    requests on fresh connections (so both workers take some) get at most the one
+    shared burst plus the refill, not a burst from each worker."""
+    caller = {"Authorization": "Bearer not-a-key-" + os.urandom(8).hex()}  # its own bucket
+    codes: list[int] = []
+    lock = threading.Lock()
+
+    def send(count: int) -> None:
+        for _ in range(count):
+            status = server.request("GET", "/api/v1/customers/c-1", **caller)[0]
+            with lock:
+                codes.append(status)
+
+    started = time.monotonic()
+    senders = [threading.Thread(target=send, args=(50,)) for _ in range(8)]
+    for t in senders:
+        t.start()
+    for t in senders:
+        t.join(timeout=60)
+    elapsed = time.monotonic() - started
+    allowed = sum(1 for c in codes if c != 429)
+    assert len(codes) == 400
+    assert 200 <= allowed <= 200 + 20 * elapsed + 1, (allowed, elapsed)
+
+
 def test_sigterm_ends_streams_finishes_writes_and_exits(tmp_path: Path) -> None:
     srv = Server(tmp_path)
     try:
