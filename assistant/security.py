@@ -28,6 +28,7 @@ PROBES = 16  # slots looked at for a caller (open addressing)
 _SLOT = struct.Struct("<16sdd")  # the caller's digest, tokens, time of the last update
 _EMPTY = bytes(16)
 EXTENSION = "trustline.rate_limits"
+UNLIMITED = frozenset({"/healthz", "/api/v1/openapi.json"})  # public, and hold no data
 
 
 class RateLimiter:
@@ -103,7 +104,7 @@ def caller() -> str | None:
 
 def rate_limit() -> Response | None:
     limiter: RateLimiter | None = current_app.extensions.get(EXTENSION)
-    if limiter is None or request.path == "/healthz":
+    if limiter is None or request.path in UNLIMITED:
         return None
     who = caller()
     if who is None:

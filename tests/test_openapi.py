@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -344,6 +345,28 @@ def errors_every_operation_answers(api: Api, app: Flask, headers: dict[str, str]
         api.call(method, url, 400, json=["not", "an", "object"], headers=headers)
 
 
+def rate_limited_and_storage_unavailable(api: Api, make_app: Any) -> None:
+    """429 and 503, which every operation behind a key may answer."""
+    limited = Api(make_app(TRUSTLINE_RATE_LIMIT_PER_MINUTE=1, TRUSTLINE_RATE_LIMIT_BURST=1))
+    limited.seen = api.seen
+    for i, (method, url, payload) in enumerate(CALLS):
+        caller = {"Authorization": f"Bearer not-a-key-{i}"}  # a bucket of its own
+        limited.call(method, url, 401, json=payload, headers=caller)
+        limited.call(method, url, 429, json=payload, headers=caller)
+    limited.call("get", f"{PREFIX}/openapi.json", 200, headers=caller)  # never limited
+
+    app = make_app()
+    broken = Api(app)
+    broken.seen = api.seen
+    key = headers_with(app, "admin")
+    gone = Path(app.config["TRUSTLINE_DATABASE"]).with_name("gone.db")
+    gone.mkdir()
+    app.config["TRUSTLINE_DATABASE"] = str(gone)  # a directory: SQLite cannot open it
+    for method, url, payload in CALLS:
+        resp = broken.call(method, url, 503, json=payload, headers=key)
+        assert int(resp.headers["Retry-After"]) > 0
+
+
 def extraction(api: Api, h: dict[str, str]) -> None:
     text = f"Card {CARD} charged twice, v upset. Prefers email."
     one = api.call("post", f"{PREFIX}/extract", 200, json={"id": "n-1", "text": text}, headers=h)
@@ -469,6 +492,7 @@ def test_every_answer_matches_the_document(make_app: Any, api_headers: dict[str,
     api.call("get", f"{C1}/profile", 404, headers=h)
 
     api.call("get", f"{PREFIX}/openapi.json", 200)
+    rate_limited_and_storage_unavailable(api, make_app)
 
     missing = declared_statuses() - api.seen
     assert not missing, f"documented but never answered: {sorted(missing)}"

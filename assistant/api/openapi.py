@@ -25,6 +25,14 @@ def document_bytes() -> bytes:
         doc["paths"].update(fragment.get("paths", {}))
         doc["components"]["schemas"].update(fragment.get("components", {}).get("schemas", {}))
         doc.setdefault("tags", []).extend(fragment.get("tags", []))
+    # Answers any operation behind an API key may give, whatever it does: the rate limit
+    # (assistant/security.py) and the database out of use (assistant/store/failures.py).
+    shared = {"429": "TooManyRequests", "503": "StorageUnavailable"}
+    for methods in doc["paths"].values():
+        for op in methods.values():
+            if isinstance(op, dict) and "x-required-scope" in op:
+                for status, name in shared.items():
+                    op["responses"].setdefault(status, {"$ref": f"#/components/responses/{name}"})
     return json.dumps(doc, ensure_ascii=False).encode("utf-8")
 
 
