@@ -31,7 +31,8 @@ from assistant.sidebar.config import (
     parse_launch_secrets,
 )
 from assistant.sidebar.demo import CUSTOMERS, seed
-from assistant.sidebar.stream import SLOTS, stream_limit
+from assistant.sidebar.session import Agent
+from assistant.sidebar.stream import SLOTS, _panel, stream_limit
 from assistant.store.db import connect, rows
 from nlp import Evidence, ExtractionResult, Extractor, Fact
 
@@ -866,7 +867,8 @@ def test_streams_beyond_the_limit_get_503_and_a_closed_stream_frees_its_slot(
     """Each open stream holds a server thread: past TRUSTLINE_MAX_STREAMS a new one is
     refused at once (the browser retries after Retry-After) rather than queued behind
     threads that notes and pages need."""
-    app.config["TRUSTLINE_MAX_STREAMS"] = 2
+    before = SLOTS.open  # streams of earlier tests whose responses were never closed
+    app.config["TRUSTLINE_MAX_STREAMS"] = before + 2
     path, auth = f"/customers/{customer}/stream", {"Authorization": f"Bearer {reader}"}
     held = [client.get(path, headers=auth, buffered=False) for _ in range(2)]
     assert [r.status_code for r in held] == [200, 200]
@@ -881,7 +883,33 @@ def test_streams_beyond_the_limit_get_503_and_a_closed_stream_frees_its_slot(
     assert again.status_code == 200
     for resp in [again, *held]:  # last opened first: each holds its request context
         resp.close()
-    assert SLOTS.open == 0
+    assert SLOTS.open == before
+
+
+def test_a_live_update_sends_facts_sent_before_as_stand_ins(
+    app: Flask, db: Any, customer: str, extractor: Extractor
+) -> None:
+    """On one stream, a fact's popover and correction form go out in full once; after
+    that, empty stand-ins with the same ids that the page swaps for its own copies
+    (hx-preserve; the browser test checks the page side)."""
+    viewer = Agent("agent-7", "Grace", "agent", "helpdesk", "helpdesk", None, None)
+    path = app.config["TRUSTLINE_DATABASE"]
+    known: set[int] = set()
+    with app.test_request_context("/sidebar"):
+        first = _panel(path, viewer, customer, known)
+        domain.ingest_note(db, extractor, load_policy(), customer, "Best after 6pm.", agent="a")
+        second = _panel(path, viewer, customer, known)
+    ids = [r["id"] for r in rows(db, "SELECT id FROM facts WHERE customer_id = ?", [customer])]
+    new = max(ids)
+    for fact_id in ids:
+        assert f'id="why-{fact_id}"' in first or fact_id == new
+        assert f'id="why-{fact_id}"' in second and f'id="fix-{fact_id}"' in second
+    assert first.count("Why Trustline shows this") == len(ids) - 1
+    assert second.count("Why Trustline shows this") == 1  # only the new fact, in full
+    assert f'<div id="why-{new}" class="popover" popover hx-preserve aria-labelledby' in second
+    assert "Parcel arrived late" in first and "Parcel arrived late" not in second
+    assert len(second) < len(first)  # one fact more, yet shorter
+    assert known == set(ids)
 
 
 def test_the_stream_limit_keeps_threads_for_other_requests() -> None:

@@ -356,6 +356,21 @@ def test_a_second_page_updates_live_without_losing_the_draft(
     assert driver.execute_script("return window.__notReloaded") is True
     assert driver.find_element(By.ID, "note-text").get_attribute("value") == draft
     assert latency < 3, f"the update took {latency:.1f} s"
+
+    # The next update sends the facts this stream sent already as empty stand-ins: the
+    # page keeps its own "why" popover and correction form of each (hx-preserve).
+    driver.switch_to.window(first)
+    type_note(driver, "Now prefers phone calls.")
+    driver.find_element(By.CSS_SELECTOR, "#composer button.primary").click()
+    driver.switch_to.window(second)
+    wait_for(driver, lambda d: "Contact: post" not in text_of(d, "#profile"), timeout=5)
+    billing = driver.find_element(By.XPATH, "//li[contains(., 'Complaint: billing')]")
+    why = billing.find_element(By.CSS_SELECTOR, "[popovertarget^='why-']")
+    popover = driver.find_element(By.ID, why.get_attribute("popovertarget") or "")
+    assert "Billing was wrong twice" in (popover.get_attribute("textContent") or "")
+    fix = billing.find_element(By.CSS_SELECTOR, "details.fix")
+    assert fix.find_elements(By.CSS_SELECTOR, "input[name='reason']")
+    assert driver.find_element(By.ID, "note-text").get_attribute("value") == draft
     driver.close()
     driver.switch_to.window(first)
 

@@ -191,6 +191,7 @@ def _events(
     config = sidebar_config()
     started = last_write = time.monotonic()
     last = after_id
+    known: set[int] = set()  # facts this stream sent in full: the page keeps them
     yield f"retry: {RETRY_MS}\n\n"
     sub = hub_for(path, config.poll_seconds).subscribe(customer_id)
     try:
@@ -205,8 +206,8 @@ def _events(
                         data = json.dumps(event)
                         yield format_event(data, event=event["type"], event_id=event["id"])
                 else:
-                    yield format_event(_panel(path, viewer, customer_id), event="profile",
-                                       event_id=last)  # fmt: skip
+                    yield format_event(_panel(path, viewer, customer_id, known),
+                                       event="profile", event_id=last)  # fmt: skip
                 last_write = time.monotonic()
             if gone:
                 if viewer is None:
@@ -274,12 +275,17 @@ def _backfill(path: str, customer_id: str, after_id: int) -> tuple[list[dict[str
         db.conn.close()
 
 
-def _panel(path: str, viewer: Agent, customer_id: str) -> str:
+def _panel(path: str, viewer: Agent, customer_id: str, known: set[int]) -> str:
+    """The panel for a live update. Facts in `known` (sent in full earlier on this
+    stream) go out as stand-ins for the copies the page keeps (`_fact.html`); the ones
+    sent in full now are added to it."""
     db = connect(path)
     try:
         if not _exists(db, customer_id):
             return render_template("sidebar/_erased.html")
         panel = profile_panel(db, get_policy(), viewer, customer_id)
-        return render_template("sidebar/_profile.html", panel=panel)
+        html = render_template("sidebar/_profile.html", panel=panel, known=frozenset(known))
+        known.update(int(f["id"]) for f in (*panel["complaints"], *panel["preferences"]))
+        return html
     finally:
         db.conn.close()
