@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from assistant.sidebar import hub as hubs
-from assistant.sidebar.stream import _backfill
+from assistant.sidebar.hub import HandedOut
+from assistant.sidebar.stream import _backfill, _json_message
 from assistant.store.db import connect, migrate, row, rows, writing
 from assistant.store.events import Event, publish
 
@@ -145,3 +146,11 @@ def test_one_reader_per_process_however_many_streams(tmp_path: Path) -> None:
     for sub in subs:
         sub.close()
     assert hub.open_subscriptions() == 0
+
+
+def test_an_events_json_message_is_made_once_for_all_streams() -> None:
+    event = HandedOut({"id": 5, "type": "consent.changed", "customer_id": "c", "data": {"a": 1}})
+    first = _json_message(event)
+    assert _json_message(event) is first  # the next stream sends the same text
+    assert first == _json_message(dict(event))  # as a stream would make it afresh
+    assert first.startswith("id: 5\nevent: consent.changed\ndata: {")

@@ -20,6 +20,7 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 from ..store.db import connect, row
@@ -28,6 +29,13 @@ from ..store.events import after as events_after
 log = logging.getLogger(__name__)
 
 READ_LIMIT = 1000  # events read at once; the hub reads again at once while there are more
+
+
+class HandedOut(dict[str, Any]):
+    """An event as the hub hands it to every stream of its customer. `message` keeps the
+    SSE message the first API stream made of it, so that the others send it as is."""
+
+    message: str | None = None
 
 
 class Subscription:
@@ -121,7 +129,7 @@ class EventHub:
             try:
                 if db is None:
                     db = connect(self.path)
-                batch = events_after(db, cursor, None, READ_LIMIT)
+                batch = [HandedOut(e) for e in events_after(db, cursor, None, READ_LIMIT)]
             except Exception as exc:  # the streams depend on this thread: never die
                 if not failing:
                     log.warning("event streams cannot read the events table: %r", exc)
@@ -139,7 +147,7 @@ class EventHub:
             if len(batch) < READ_LIMIT:
                 time.sleep(self.poll_seconds)
 
-    def _hand_out(self, batch: list[dict[str, Any]]) -> None:
+    def _hand_out(self, batch: Sequence[dict[str, Any]]) -> None:
         by_customer: dict[str, list[dict[str, Any]]] = {}
         for event in batch:
             by_customer.setdefault(event["customer_id"], []).append(event)

@@ -37,7 +37,7 @@ from ..store.db import close_db, connect, database_path, get_db
 from ..store.events import after as events_after
 from . import bp
 from .config import sidebar_config
-from .hub import hub_for
+from .hub import HandedOut, hub_for
 from .panels import find_customer, last_event_id, profile_panel
 from .session import Agent, current_agent
 
@@ -173,6 +173,16 @@ def stream(customer_id: str) -> Any:
     return resp
 
 
+def _json_message(event: dict[str, Any]) -> str:
+    """The SSE message of an event for API streams, made once for all of them."""
+    message = getattr(event, "message", None)
+    if message is None:
+        message = format_event(json.dumps(event), event=event["type"], event_id=event["id"])
+        if isinstance(event, HandedOut):
+            event.message = message  # two streams may both make it: the same text
+    return message
+
+
 def _exists(db: Any, customer_id: str) -> bool:
     try:
         domain.get_customer(db, customer_id)
@@ -203,8 +213,7 @@ def _events(
                 last = int(batch[-1]["id"])
                 if viewer is None:
                     for event in batch:
-                        data = json.dumps(event)
-                        yield format_event(data, event=event["type"], event_id=event["id"])
+                        yield _json_message(event)
                 else:
                     yield format_event(_panel(path, viewer, customer_id, known),
                                        event="profile", event_id=last)  # fmt: skip
