@@ -28,10 +28,11 @@ answered to the receipt of the note's first message) p50 / p99; errors (failed o
 non-2xx requests, streams that broke); lost events (events of a customer a stream of
 that customer never got, or a sidebar never showed, summed over streams, plus events
 the receiver never got);
-server CPU time per note during the load (all server processes, user + system: robust
-to a noisy machine where wall times are not) and the benchmark's own share of the CPU
-used; peak memory of the server processes (sum of RSS, so shared pages count once per
-process, and sum of PSS).
+server CPU time per note during the load (all server processes, the webhook process
+included, user + system: robust to a noisy machine where wall times are not), the
+webhook process's part of it, and the benchmark's own share of the CPU used; peak
+memory of the server processes (sum of RSS, so shared pages count once per process, and
+sum of PSS).
 """
 
 from __future__ import annotations
@@ -329,18 +330,21 @@ def agent(
 
 
 def children(pid: int) -> list[int]:
-    """The child processes of `pid`, whichever of its threads forked them."""
+    """The descendants of `pid`, whichever of their threads forked them: the workers,
+    the webhook supervisor and, below it, the webhook delivery process."""
     found = []
     for task in Path(f"/proc/{pid}/task").glob("*/children"):
         try:
-            found += [int(p) for p in task.read_text().split()]
+            kids = [int(p) for p in task.read_text().split()]
         except OSError:
             continue
+        for kid in kids:
+            found += [kid, *children(kid)]
     return found
 
 
 def server_memory(pid: int) -> tuple[float, float]:
-    """(sum of RSS, sum of PSS) in MB of `pid` and its children."""
+    """(sum of RSS, sum of PSS) in MB of `pid` and its descendants."""
     pids = [pid, *children(pid)]
     if len(pids) == 1:
         return 0.0, 0.0
@@ -357,19 +361,19 @@ def server_memory(pid: int) -> tuple[float, float]:
     return rss, pss
 
 
-def server_cpu(pid: int) -> float:
-    """CPU seconds (user + system) used so far by `pid` and its children."""
-    pids = [pid, *children(pid)]
-    if len(pids) == 1:
-        return 0.0
-    ticks = 0
-    for p in pids:
+def server_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by `pid` and its descendants, by process
+    name (/proc/<pid>/comm: `trustline-hooks` is the webhook process)."""
+    used: dict[str, float] = {}
+    for p in [pid, *children(pid)]:
         try:
+            name = Path(f"/proc/{p}/comm").read_text().strip()
             fields = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()
         except OSError:
             continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+        ticks = int(fields[11]) + int(fields[12])  # utime, stime
+        used[name] = used.get(name, 0.0) + ticks / os.sysconf("SC_CLK_TCK")
+    return used
 
 
 def main() -> None:
@@ -505,7 +509,10 @@ def main() -> None:
         for a in agents:
             a.join(timeout=60)
         load_time = time.monotonic() - load_started
-        cpu_used = server_cpu(server.pid) - cpu_started
+        cpu_ended = server_cpu(server.pid)
+        by_process = {n: t - cpu_started.get(n, 0.0) for n, t in cpu_ended.items()}
+        cpu_used = sum(by_process.values())
+        hooks_used = by_process.get("trustline-hooks", 0.0)
         own_used = time.process_time() - own_started
         # Drain: every stream has every event of its customer, the receiver every event.
         expected = rows(db, "SELECT id, customer_id, data FROM events WHERE id > ?", [start_id])
@@ -594,6 +601,7 @@ def main() -> None:
         "lost_stream_events": lost_streams,
         "lost_webhook_events": lost_hooks,
         "server_cpu_ms_per_note": round(cpu_used * 1000 / max(run.posted, 1), 2),
+        "webhook_cpu_ms_per_note": round(hooks_used * 1000 / max(run.posted, 1), 2),
         "client_cpu_share": round(own_used / max(own_used + cpu_used, 1e-9), 2),
         "peak_rss_mb": round(peak[0], 1),
         "peak_pss_mb": round(peak[1], 1),
