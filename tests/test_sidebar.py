@@ -15,7 +15,7 @@ from typing import Any
 
 import jwt
 import pytest
-from flask import Flask
+from flask import Flask, render_template
 from flask.testing import FlaskClient
 
 from assistant import profile as domain
@@ -31,9 +31,10 @@ from assistant.sidebar.config import (
     parse_launch_secrets,
 )
 from assistant.sidebar.demo import CUSTOMERS, seed
+from assistant.sidebar.panels import profile_panel
 from assistant.sidebar.session import Agent
-from assistant.sidebar.stream import SLOTS, _panel, stream_limit
-from assistant.store.db import connect, rows
+from assistant.sidebar.stream import SLOTS, SentFacts, _panel, stream_limit
+from assistant.store.db import connect, row, rows
 from nlp import Evidence, ExtractionResult, Extractor, Fact
 
 HOST_SECRET = "helpdesk-secret-for-tests-only-" + "0123456789abcdef" * 3  # 64+: HS512 too
@@ -891,14 +892,31 @@ def test_a_live_update_sends_facts_sent_before_as_stand_ins(
 ) -> None:
     """On one stream, a fact's popover and correction form go out in full once; after
     that, empty stand-ins with the same ids that the page swaps for its own copies
-    (hx-preserve; the browser test checks the page side)."""
+    (hx-preserve; the browser test checks the page side). Each panel is what the page's
+    own template makes of the same facts, though the stream reuses unchanged items."""
     viewer = Agent("agent-7", "Grace", "agent", "helpdesk", "helpdesk", None, None)
     path = app.config["TRUSTLINE_DATABASE"]
-    known: set[int] = set()
+    sent = SentFacts()
+
+    def update() -> tuple[str, str]:
+        """(the stream's panel, the template's panel given what the stream sent)"""
+        known = frozenset(sent.known)
+        got = _panel(path, viewer, customer, sent)
+        panel = profile_panel(db, load_policy(), viewer, customer)
+        return got, render_template("sidebar/_profile.html", panel=panel, known=known)
+
     with app.test_request_context("/sidebar"):
-        first = _panel(path, viewer, customer, known)
+        first, want = update()
+        assert first == want
         domain.ingest_note(db, extractor, load_policy(), customer, "Best after 6pm.", agent="a")
-        second = _panel(path, viewer, customer, known)
+        second, want = update()
+        assert second == want
+        complaint = row(db, "SELECT id FROM facts WHERE kind = 'complaint' ORDER BY id LIMIT 1")
+        assert complaint is not None
+        domain.set_complaint_status(db, customer, complaint["id"], "resolved", actor="a")
+        third, want = update()
+        assert third == want  # the changed complaint is rendered again, not reused
+        assert "Reopen" in third and "Reopen" not in second
     ids = [r["id"] for r in rows(db, "SELECT id FROM facts WHERE customer_id = ?", [customer])]
     new = max(ids)
     for fact_id in ids:
@@ -909,7 +927,7 @@ def test_a_live_update_sends_facts_sent_before_as_stand_ins(
     assert f'<div id="why-{new}" class="popover" popover hx-preserve aria-labelledby' in second
     assert "Parcel arrived late" in first and "Parcel arrived late" not in second
     assert len(second) < len(first)  # one fact more, yet shorter
-    assert known == set(ids)
+    assert sent.known == set(ids)
 
 
 def test_the_stream_limit_keeps_threads_for_other_requests() -> None:

@@ -28,6 +28,7 @@ from contextlib import suppress
 from typing import Any
 
 from flask import Response, current_app, render_template, request, stream_with_context
+from markupsafe import Markup
 
 from .. import profile as domain
 from ..api.errors import MAX_ROW_ID, MIN_ROW_ID, problem
@@ -39,7 +40,7 @@ from . import bp
 from .config import sidebar_config
 from .hub import HandedOut, hub_for
 from .panels import find_customer, last_event_id, profile_panel
-from .session import Agent, current_agent
+from .session import Agent, csrf_token, current_agent
 
 EVENTS_PAGE = 500  # events read from the table at once when a stream catches up
 GONE_CHECK_SECONDS = 1.0  # how often an idle stream checks that its client is still there
@@ -201,7 +202,7 @@ def _events(
     config = sidebar_config()
     started = last_write = time.monotonic()
     last = after_id
-    known: set[int] = set()  # facts this stream sent in full: the page keeps them
+    sent = SentFacts()  # what this stream sent of each fact
     yield f"retry: {RETRY_MS}\n\n"
     sub = hub_for(path, config.poll_seconds).subscribe(customer_id)
     try:
@@ -211,11 +212,10 @@ def _events(
             gone = any(e["type"] == "customer.erased" for e in batch)
             if batch and not gone:
                 last = int(batch[-1]["id"])
-                if viewer is None:
-                    for event in batch:
-                        yield _json_message(event)
+                if viewer is None:  # one write for the batch: a note makes several events
+                    yield "".join(_json_message(event) for event in batch)
                 else:
-                    yield format_event(_panel(path, viewer, customer_id, known),
+                    yield format_event(_panel(path, viewer, customer_id, sent),
                                        event="profile", event_id=last)  # fmt: skip
                 last_write = time.monotonic()
             if gone:
@@ -284,17 +284,41 @@ def _backfill(path: str, customer_id: str, after_id: int) -> tuple[list[dict[str
         db.conn.close()
 
 
-def _panel(path: str, viewer: Agent, customer_id: str, known: set[int]) -> str:
-    """The panel for a live update. Facts in `known` (sent in full earlier on this
-    stream) go out as stand-ins for the copies the page keeps (`_fact.html`); the ones
-    sent in full now are added to it."""
+class SentFacts:
+    """What one sidebar stream sent of each fact. A fact goes out in full once; the page
+    keeps its popover and correction form, which never change (hx-preserve), so later
+    updates carry stand-ins for them (`_fact.html`), and the same list item while the
+    fact is unchanged (its status and update time) is reused, not rendered again."""
+
+    def __init__(self) -> None:
+        self.known: set[int] = set()  # sent in full
+        self.items: dict[int, tuple[tuple[Any, Any], Markup]] = {}  # id: (state, item)
+
+
+def _panel(path: str, viewer: Agent, customer_id: str, sent: SentFacts) -> str:
+    """The panel for a live update, each fact's list item made as `SentFacts` says."""
     db = connect(path)
     try:
         if not _exists(db, customer_id):
             return render_template("sidebar/_erased.html")
         panel = profile_panel(db, get_policy(), viewer, customer_id)
-        html = render_template("sidebar/_profile.html", panel=panel, known=frozenset(known))
-        known.update(int(f["id"]) for f in (*panel["complaints"], *panel["preferences"]))
-        return html
     finally:
         db.conn.close()
+    template = current_app.jinja_env.get_template("sidebar/_fact.html")
+    context = {"cid": panel["customer"]["id"], "csrf_token": csrf_token()}
+    known = frozenset(sent.known)
+    items: dict[int, Markup] = {}
+    kept: dict[int, tuple[tuple[Any, Any], Markup]] = {}
+    for fact in (*panel["complaints"], *panel["preferences"]):
+        fact_id, state = int(fact["id"]), (fact.get("status"), fact.get("updated_at"))
+        held = sent.items.get(fact_id)
+        if fact_id not in known:  # in full, this once
+            items[fact_id] = Markup(template.render(fact=fact, known=known, **context))
+            continue
+        if held is None or held[0] != state:
+            held = (state, Markup(template.render(fact=fact, known=known, **context)))
+        items[fact_id] = held[1]
+        kept[fact_id] = held
+    sent.items = kept  # facts gone from the panel are forgotten
+    sent.known.update(items)
+    return render_template("sidebar/_profile.html", panel=panel, items=items)
