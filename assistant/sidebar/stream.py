@@ -34,7 +34,7 @@ from .. import profile as domain
 from ..api.errors import MAX_ROW_ID, MIN_ROW_ID, problem
 from ..auth import AuthError, current_principal
 from ..engine import get_policy
-from ..store.db import close_db, connect, database_path, get_db
+from ..store.db import close_db, database_path, get_db, pooled
 from ..store.events import after as events_after
 from . import bp
 from .config import sidebar_config
@@ -162,7 +162,7 @@ def stream(customer_id: str) -> Any:
         )
         resp.headers["Retry-After"] = str(STREAMS_FULL_RETRY_SECONDS)
         return resp
-    close_db()  # the stream opens its own connection for each poll
+    close_db()  # held for the stream's life, it would be one handle per stream
     client = request.environ.get("gunicorn.socket")  # to notice a client that left
     events = _events(database_path(current_app), customer_id, after_id, viewer, client)
     resp = Response(
@@ -271,8 +271,7 @@ def _backfill(path: str, customer_id: str, after_id: int) -> tuple[list[dict[str
     """A page of the customer's events after `after_id` from the table, and whether more
     follow; when the customer is gone (erased since the stream began), the page ends with
     a stand-in erasure event."""
-    db = connect(path)
-    try:
+    with pooled(path) as db:
         found = events_after(db, after_id, customer_id, EVENTS_PAGE)
         if len(found) == EVENTS_PAGE:
             return found, True
@@ -280,8 +279,6 @@ def _backfill(path: str, customer_id: str, after_id: int) -> tuple[list[dict[str
             at = int(found[-1]["id"]) + 1 if found else after_id + 1
             found.append({"id": at, "type": "customer.erased"})
         return found, False
-    finally:
-        db.conn.close()
 
 
 class SentFacts:
@@ -297,13 +294,10 @@ class SentFacts:
 
 def _panel(path: str, viewer: Agent, customer_id: str, sent: SentFacts) -> str:
     """The panel for a live update, each fact's list item made as `SentFacts` says."""
-    db = connect(path)
-    try:
+    with pooled(path) as db:
         if not _exists(db, customer_id):
             return render_template("sidebar/_erased.html")
         panel = profile_panel(db, get_policy(), viewer, customer_id)
-    finally:
-        db.conn.close()
     template = current_app.jinja_env.get_template("sidebar/_fact.html")
     context = {"cid": panel["customer"]["id"], "csrf_token": csrf_token()}
     known = frozenset(sent.known)

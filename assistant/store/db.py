@@ -1,7 +1,9 @@
-"""Opening the database, one handle per request, and write transactions."""
+"""Opening the database, a handle per request (a few kept open between requests), and
+write transactions."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -123,10 +125,81 @@ def database_path(app: Flask) -> str:
     return str(configured or Path(app.instance_path) / "trustline.db")
 
 
+# Opening a handle costs more than most requests' queries (the pragmas, sqlite-utils), so
+# handles given back are kept for the next request of any thread. Few are kept (each
+# may cache up to 2 MB of pages): as many as requests run at once, not one per thread.
+IDLE_HANDLES = 16
+
+
+class _Pool:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pid = os.getpid()
+        # (path, handle, file identity), the most recently given back last
+        self.idle: list[tuple[str, sqlite_utils.Database, tuple[int, int]]] = []
+
+
+_POOL = _Pool()
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def checkout(path: str) -> sqlite_utils.Database:
+    """A handle on the database at `path`: a kept one when it is still on the same file
+    (not replaced or deleted since), else a new one. Give it back with `checkin`."""
+    kept = None
+    with _POOL.lock:
+        if _POOL.pid != os.getpid():  # a forked child: the parent's handles are not ours
+            _POOL.pid, _POOL.idle = os.getpid(), []
+        for n in range(len(_POOL.idle) - 1, -1, -1):
+            if _POOL.idle[n][0] == path:
+                kept = _POOL.idle.pop(n)
+                break
+    if kept is not None:
+        _, db, identity = kept
+        if identity == _identity(path) and not db.conn.in_transaction:
+            return db
+        db.conn.close()
+    return connect(path)
+
+
+def checkin(path: str, db: sqlite_utils.Database) -> None:
+    """Give back a handle from `checkout`: kept for a next request, unless it is in a
+    transaction (a failure left it so) or its file is gone; the oldest kept one is
+    closed when more than IDLE_HANDLES are."""
+    identity = _identity(path) if path != ":memory:" else None
+    if identity is None or db.conn.in_transaction:
+        db.conn.close()
+        return
+    with _POOL.lock:
+        _POOL.idle.append((path, db, identity))
+        surplus = _POOL.idle[:-IDLE_HANDLES] if len(_POOL.idle) > IDLE_HANDLES else []
+        del _POOL.idle[: len(surplus)]
+    for _, old, _ in surplus:
+        old.conn.close()
+
+
+@contextmanager
+def pooled(path: str) -> Iterator[sqlite_utils.Database]:
+    """`checkout` for a block."""
+    db = checkout(path)
+    try:
+        yield db
+    finally:
+        checkin(path, db)
+
+
 def get_db() -> sqlite_utils.Database:
-    """The request's database handle, opened on first use and closed on teardown."""
+    """The request's database handle, taken on first use and given back on teardown."""
     if "db" not in g:
-        g.db = connect(database_path(current_app))
+        g.db_path = database_path(current_app)
+        g.db = checkout(g.db_path)
     db: sqlite_utils.Database = g.db
     return db
 
@@ -134,7 +207,7 @@ def get_db() -> sqlite_utils.Database:
 def close_db(_exc: BaseException | None = None) -> None:
     db = g.pop("db", None)
     if db is not None:
-        db.conn.close()
+        checkin(g.pop("db_path"), db)
 
 
 def init_app(app: Flask) -> None:
