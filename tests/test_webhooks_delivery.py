@@ -610,3 +610,25 @@ def test_tls_goes_to_the_checked_address_with_the_urls_name(tmp_path: Path) -> N
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_one_watchdog_thread_keeps_every_deadline_and_forgets_cancelled_ones() -> None:
+    """The deadlines of exchanges in flight share one thread: each fires at its time,
+    in order, and a cancelled one (the answer came in time) never fires."""
+    dog = transport.Watchdog()
+    fired: list[int] = []
+    done = threading.Event()
+    now = time.monotonic()
+    before = threading.active_count()
+    handles = {
+        n: dog.call_at(now + 0.05 * n, lambda n=n: (fired.append(n), n == 6 and done.set()))
+        for n in (6, 3, 1, 5, 2, 4)
+    }
+    assert threading.active_count() == before + 1  # one thread, not one per deadline
+    dog.cancel(handles[2])
+    dog.cancel(handles[5])
+    assert done.wait(5)
+    assert fired == [1, 3, 4, 6]
+    for _ in range(500):  # many cancelled deadlines do not pile up
+        dog.cancel(dog.call_at(time.monotonic() + 60, lambda: fired.append(0)))
+    assert len(dog._heap) < 200

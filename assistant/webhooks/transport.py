@@ -8,12 +8,16 @@ Host header and in TLS (SNI and certificate check).
 from __future__ import annotations
 
 import contextlib
+import heapq
 import http.client
+import itertools
+import logging
+import os
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
@@ -22,6 +26,65 @@ from .network import Network, RefusedAddress, Resolver, checked_addresses, syste
 
 MAX_RESPONSE_BYTES = 65_536  # read (and ignore) at most this much of an answer
 USER_AGENT = "Trustline-Webhooks/1"
+
+log = logging.getLogger(__name__)
+
+
+class Watchdog:
+    """One thread that calls each function given to `call_at` at its time, unless it is
+    cancelled first: the deadlines of all the exchanges in flight, without starting a
+    timer thread for each (a thread per delivery cost more than the delivery's HTTP)."""
+
+    def __init__(self) -> None:
+        self._wake = threading.Condition()
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._pending: set[int] = set()
+        self._ids = itertools.count()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+
+    def call_at(self, when: float, fn: Callable[[], None]) -> int:
+        """Call `fn` at `when` (time.monotonic()); returns a handle for `cancel`."""
+        with self._wake:
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._pid, self._heap, self._pending = os.getpid(), [], set()  # after fork
+                self._thread = threading.Thread(
+                    target=self._run, name="webhook-deadlines", daemon=True
+                )
+                self._thread.start()
+            handle = next(self._ids)
+            heapq.heappush(self._heap, (when, handle, fn))
+            self._pending.add(handle)
+            if len(self._heap) > 2 * len(self._pending) + 64:  # drop cancelled ones
+                self._heap = [e for e in self._heap if e[1] in self._pending]
+                heapq.heapify(self._heap)
+            if self._heap[0][1] == handle:
+                self._wake.notify()
+            return handle
+
+    def cancel(self, handle: int) -> None:
+        with self._wake:
+            self._pending.discard(handle)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while True:
+                    while self._heap and self._heap[0][1] not in self._pending:
+                        heapq.heappop(self._heap)
+                    now = time.monotonic()
+                    if self._heap and self._heap[0][0] <= now:
+                        _, handle, fn = heapq.heappop(self._heap)
+                        self._pending.discard(handle)
+                        break
+                    self._wake.wait(self._heap[0][0] - now if self._heap else None)
+            try:
+                fn()
+            except Exception:  # the deadlines of the others must still be kept
+                log.exception("a webhook deadline failed")
+
+
+DEADLINES = Watchdog()
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,11 +298,11 @@ def post(
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     request_headers = {"User-Agent": USER_AGENT, **headers}
     keep = False
-    # A slow target could drip one byte per read timeout forever: a timer ends the
+    # A slow target could drip one byte per read timeout forever: the deadline ends the
     # whole exchange after connect + read timeout.
-    deadline = threading.Timer(connect_timeout + read_timeout, lambda: conn.abort())
-    deadline.daemon = True
-    deadline.start()
+    deadline = DEADLINES.call_at(
+        time.monotonic() + connect_timeout + read_timeout, lambda: conn.abort()
+    )
     try:
         try:
             conn.request("POST", target, body=body, headers=request_headers)
@@ -265,7 +328,7 @@ def post(
             return done(None, "timed out")
         return done(None, f"{type(exc).__name__}: {exc}"[:300])
     finally:
-        deadline.cancel()
+        DEADLINES.cancel(deadline)
         if keep and pool is not None and not conn.aborted:
             pool.give(key, conn)
         else:
