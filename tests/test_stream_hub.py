@@ -154,3 +154,26 @@ def test_an_events_json_message_is_made_once_for_all_streams() -> None:
     assert _json_message(event) is first  # the next stream sends the same text
     assert first == _json_message(dict(event))  # as a stream would make it afresh
     assert first.startswith("id: 5\nevent: consent.changed\ndata: {")
+
+
+def test_a_commit_of_this_process_reaches_the_streams_before_the_next_poll(
+    tmp_path: Path,
+) -> None:
+    """The reader polls for other processes' commits; this process's own wake it at once
+    (a sidebar sees a note saved through the same worker without waiting for a poll)."""
+    path = _db(tmp_path)
+    hub = hubs.hub_for(path, 30.0)  # a poll far longer than the test
+    sub = hub.subscribe(CUSTOMERS[0])
+    time.sleep(0.3)  # the reader has read once and now waits for its next poll
+    db = connect(path)
+    try:
+        with writing(db):
+            publish(db, Event("consent.changed", CUSTOMERS[0], "w", "2026", {}))
+        committed = time.monotonic()
+        got = sub.wait(5.0)
+        waited = time.monotonic() - committed
+    finally:
+        db.conn.close()
+        sub.close()
+    assert [e["customer_id"] for e in got] == [CUSTOMERS[0]]
+    assert waited < 1.0, f"the event came after {waited:.2f} s"

@@ -218,7 +218,7 @@ def configure(app: Flask) -> SidebarConfig:
         host_origins=parse_host_origins(conf.get("TRUSTLINE_HOST_ORIGINS", "")),
         create_roles=parse_roles(conf.get("TRUSTLINE_CREATE_CUSTOMER_ROLES", "supervisor")),
         demo=demo,
-        poll_seconds=float(conf.get("TRUSTLINE_SSE_POLL_MS") or 50) / 1000,
+        poll_seconds=float(conf.get("TRUSTLINE_SSE_POLL_MS") or 25) / 1000,
         heartbeat_seconds=float(conf.get("TRUSTLINE_SSE_HEARTBEAT_SECONDS") or 15),
         stream_max_seconds=float(conf.get("TRUSTLINE_SSE_MAX_SECONDS") or 300),
     )

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from ..store.db import connect, row
+from ..store.db import connect, on_commit, row
 from ..store.events import after as events_after
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,11 @@ class EventHub:
         self._subscriptions: dict[str, set[Subscription]] = {}
         self._cursor: int | None = None  # the newest event id handed out
         self._thread: threading.Thread | None = None
+        self._poked = threading.Event()  # this process committed: read now
+
+    def poke(self) -> None:
+        """Read at once rather than at the next poll (a commit of this process)."""
+        self._poked.set()
 
     def subscribe(self, customer_id: str) -> Subscription:
         """Start receiving the customer's events newer than the hub's last read.
@@ -145,7 +150,10 @@ class EventHub:
             if batch:
                 self._hand_out(batch)
             if len(batch) < READ_LIMIT:
-                time.sleep(self.poll_seconds)
+                # Commits of other processes show at the next poll; this process's own
+                # wake the reader at once.
+                self._poked.wait(self.poll_seconds)
+                self._poked.clear()
 
     def _hand_out(self, batch: Sequence[dict[str, Any]]) -> None:
         by_customer: dict[str, list[dict[str, Any]]] = {}
@@ -171,3 +179,13 @@ def hub_for(path: str, poll_seconds: float) -> EventHub:
         if hub is None:
             hub = _hubs[key] = EventHub(path, poll_seconds)
         return hub
+
+
+def _poke_hubs() -> None:
+    pid = os.getpid()
+    for (owner, _), hub in list(_hubs.items()):
+        if owner == pid:
+            hub.poke()
+
+
+on_commit(_poke_hubs)

@@ -75,10 +75,11 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "TRUSTLINE_SSE_POLL_MS",
-        50,
+        25,
         "How often, in milliseconds, each server process reads the events table for new "
         "events to send on its open event streams (/customers/<id>/stream); one read per "
-        "process, however many streams are open.",
+        "process, however many streams are open. A process reads at once after its own "
+        "commits; this bounds how late another process's changes show.",
     ),
     Setting(
         "TRUSTLINE_SSE_HEARTBEAT_SECONDS",

@@ -7,7 +7,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,16 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
     return pending
 
 
+# Called after each commit in this process (the event streams' reader reads at once
+# instead of at its next poll); they must be quick and must not write.
+_AFTER_COMMIT: list[Callable[[], None]] = []
+
+
+def on_commit(fn: Callable[[], None]) -> None:
+    """Call `fn` after every write transaction this process commits."""
+    _AFTER_COMMIT.append(fn)
+
+
 # The threads of one process write one at a time (SQLite allows one writer per database
 # anyway). Without this, every thread of every process waits in SQLite's busy handler,
 # whose sleeps grow to 100 ms: under load a writer can keep missing its turn for a second
@@ -75,6 +85,9 @@ def writing(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
             _begin_immediate(conn, deadline)
             yield db
             conn.execute("COMMIT")
+            for fn in _AFTER_COMMIT:
+                with suppress(Exception):  # committed: nothing may undo or fail that
+                    fn()
         except BaseException:
             # COMMIT itself may fail (disk full, I/O error) and SQLite may leave the
             # transaction open: roll back, or a long-lived connection would nest every
