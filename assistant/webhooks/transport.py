@@ -134,11 +134,13 @@ class _Pinned:
                 continue
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.settimeout(self.read_timeout)
+            self.peer = address  # what the pool checks before reusing the connection
             return sock
         assert last is not None
         raise last
 
     aborted = False
+    peer: str | None = None
 
     def abort(self) -> None:
         """Cut the exchange short (called by the deadline timer)."""
@@ -181,7 +183,10 @@ _TLS = ssl.create_default_context()
 
 Connection = PinnedHTTPConnection | PinnedHTTPSConnection
 IDLE_SECONDS = 30.0  # an idle kept-alive connection older than this is closed, not reused
-IDLE_PER_TARGET = 16  # at most this many idle connections per (scheme, host, port)
+# At most this many idle connections per (scheme, host, port): no fewer than the
+# deliveries in flight (TRUSTLINE_WEBHOOK_CONCURRENCY, 32 by default), or connections
+# beyond it would be closed after each delivery and opened again for the next.
+IDLE_PER_TARGET = 64
 
 
 class ConnectionPool:
@@ -228,10 +233,8 @@ class ConnectionPool:
 
 
 def _peer(conn: Connection) -> str | None:
-    try:
-        return str(conn.sock.getpeername()[0]) if conn.sock is not None else None
-    except OSError:
-        return None
+    """The checked address the connection was opened to (None once it is closed)."""
+    return conn.peer if conn.sock is not None else None
 
 
 POOL = ConnectionPool()
