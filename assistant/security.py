@@ -8,13 +8,17 @@ together, whichever worker each request reaches.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import math
 import mmap
-import multiprocessing
+import os
 import struct
+import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 
 from flask import Flask, Response, current_app, request, session
 
@@ -34,8 +38,10 @@ UNLIMITED = frozenset({"/healthz", "/api/v1/openapi.json"})  # public, and hold 
 class RateLimiter:
     """Token buckets: `burst` requests at once, refilled at `per_minute` a minute.
 
-    The buckets live in an anonymous shared mapping guarded by a semaphore, both made
-    here: processes forked after this share them. A caller's bucket is one of `PROBES`
+    The buckets live in an anonymous shared mapping guarded by a lock on a file in memory
+    (POSIX record locks: the kernel lets go of a lock whose process dies,
+    so a worker killed at the wrong moment cannot stall the others), both made here:
+    processes forked after this share them. A caller's bucket is one of `PROBES`
     slots from its digest's place; a bucket refilled to the brim is the same as none, so
     its slot may go to another caller. With all of them in use (more than `slots`
     callers busy at once) the longest-idle one is reset.
@@ -53,13 +59,32 @@ class RateLimiter:
         self.clock = clock  # time.monotonic is one clock for the whole machine
         self.slots = max(1, slots)
         self.table = mmap.mmap(-1, self.slots * _SLOT.size)  # MAP_SHARED | MAP_ANONYMOUS
-        self.lock = multiprocessing.get_context("fork").Lock()
+        try:  # a file in memory (Linux); its descriptor is inherited by forked workers
+            self._lock_fd = os.memfd_create("trustline-rate-limits")
+        except (AttributeError, OSError):
+            self._lock_fd, name = tempfile.mkstemp(prefix="trustline-rate-")
+            os.unlink(name)
+        self._threads = threading.Lock()  # record locks exclude processes, not threads
+
+    def __del__(self) -> None:
+        with suppress(OSError, AttributeError):
+            os.close(self._lock_fd)
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Held by one thread of one process at a time."""
+        with self._threads:
+            fcntl.lockf(self._lock_fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.lockf(self._lock_fd, fcntl.LOCK_UN)
 
     def take(self, caller: str) -> float:
         """Take one token for `caller`: 0.0 when allowed, else seconds until one is free."""
         digest = hashlib.blake2b(caller.encode("utf-8", "replace"), digest_size=16).digest()
         first = int.from_bytes(digest[:8], "little")
-        with self.lock:
+        with self.lock():
             now = self.clock()
             place, tokens, updated = self._find(digest, first, now)
             tokens = min(self.burst, tokens + (now - updated) * self.rate)

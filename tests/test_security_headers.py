@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -149,3 +152,29 @@ def test_processes_forked_after_the_limiter_share_its_buckets() -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     assert limiter.take("k") > 0  # nothing left for this process either
     assert limiter.take("other") == 0.0
+
+
+def test_a_worker_killed_holding_the_lock_does_not_stall_the_others() -> None:
+    """gunicorn kills a hung worker, the OOM killer any: the shared buckets' lock is let
+    go with the process that held it."""
+    limiter = RateLimiter(per_minute=60, burst=5)
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child takes the lock and is killed holding it
+        held = limiter.lock()
+        held.__enter__()
+        os.write(ready_w, b"x")
+        time.sleep(60)
+        os._exit(0)
+    try:
+        assert os.read(ready_r, 1) == b"x"
+        os.kill(pid, signal.SIGKILL)
+    finally:
+        os.waitpid(pid, 0)
+        os.close(ready_r)
+        os.close(ready_w)
+    answers: list[float] = []
+    taker = threading.Thread(target=lambda: answers.append(limiter.take("k")), daemon=True)
+    taker.start()
+    taker.join(timeout=5)
+    assert answers == [0.0], "the lock died with its holder's process"
