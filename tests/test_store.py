@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +13,7 @@ import sqlite_utils
 from assistant import profile as domain
 from assistant.policy import load_policy
 from assistant.store import audit
-from assistant.store.db import checkpoint, connect, migrate
+from assistant.store.db import checkin, checkout, checkpoint, connect, migrate
 from nlp import Extractor
 
 POLICY = load_policy()
@@ -263,3 +264,21 @@ def test_event_ids_are_never_reused_after_an_erasure(db: sqlite_utils.Database) 
         ).fetchall()
     }
     assert {"webhook_outbox_feed", "webhook_event_deleted"} <= triggers
+
+
+def test_a_kept_handle_is_not_reused_once_its_file_was_replaced(tmp_path: Path) -> None:
+    """Handles given back are kept for the next request, but only while the path still
+    names the file they have open: writes through a handle on a replaced file would be
+    lost. Replaced while the handle was out counts too."""
+    path = str(tmp_path / "t.db")
+    first = checkout(path)
+    checkin(path, first)
+    assert checkout(path) is first  # kept and reused
+    other = tmp_path / "other.db"
+    connect(other).conn.close()
+    os.replace(other, path)  # replaced while `first` is in use
+    checkin(path, first)
+    again = checkout(path)
+    assert again is not first
+    checkin(path, again)
+    assert checkout(path) is again  # the new file's handle is kept in turn

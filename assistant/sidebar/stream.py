@@ -305,10 +305,10 @@ def _panel(path: str, viewer: Agent, customer_id: str, sent: SentFacts) -> str:
     kept: dict[int, tuple[tuple[Any, Any], Markup]] = {}
     for fact in (*panel["complaints"], *panel["preferences"]):
         fact_id, state = int(fact["id"]), (fact.get("status"), fact.get("updated_at"))
-        held = sent.items.get(fact_id)
         if fact_id not in known:  # in full, this once
             items[fact_id] = Markup(template.render(fact=fact, known=known, **context))
             continue
+        held = sent.items.get(fact_id)
         if held is None or held[0] != state:
             held = (state, Markup(template.render(fact=fact, known=known, **context)))
         items[fact_id] = held[1]

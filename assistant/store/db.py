@@ -148,8 +148,8 @@ class _Pool:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.pid = os.getpid()
-        # (path, handle, file identity), the most recently given back last
-        self.idle: list[tuple[str, sqlite_utils.Database, tuple[int, int]]] = []
+        # (path, handle), the most recently given back last
+        self.idle: list[tuple[str, sqlite_utils.Database]] = []
 
 
 _POOL = _Pool()
@@ -163,9 +163,13 @@ def _identity(path: str) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+_OPENED_ON = "_trustline_file"  # attribute of a handle: the file identity it was opened on
+
+
 def checkout(path: str) -> sqlite_utils.Database:
-    """A handle on the database at `path`: a kept one when it is still on the same file
-    (not replaced or deleted since), else a new one. Give it back with `checkin`."""
+    """A handle on the database at `path`: a kept one when the path still names the file
+    it was opened on (not replaced or deleted since), else a new one. Give it back with
+    `checkin`."""
     kept = None
     with _POOL.lock:
         if _POOL.pid != os.getpid():  # a forked child: the parent's handles are not ours
@@ -175,26 +179,29 @@ def checkout(path: str) -> sqlite_utils.Database:
                 kept = _POOL.idle.pop(n)
                 break
     if kept is not None:
-        _, db, identity = kept
-        if identity == _identity(path) and not db.conn.in_transaction:
+        db = kept[1]
+        if getattr(db, _OPENED_ON) == _identity(path) and not db.conn.in_transaction:
             return db
         db.conn.close()
-    return connect(path)
+    db = connect(path)
+    # Taken when opening, not when given back: a file replaced meanwhile must not pass
+    # for the one this handle has open.
+    setattr(db, _OPENED_ON, _identity(path) if path != ":memory:" else None)
+    return db
 
 
 def checkin(path: str, db: sqlite_utils.Database) -> None:
-    """Give back a handle from `checkout`: kept for a next request, unless it is in a
-    transaction (a failure left it so) or its file is gone; the oldest kept one is
-    closed when more than IDLE_HANDLES are."""
-    identity = _identity(path) if path != ":memory:" else None
-    if identity is None or db.conn.in_transaction:
+    """Give back a handle from `checkout`: kept for a next request (which checks it is
+    still on its file), unless it is in a transaction (a failure left it so) or has no
+    file; the oldest kept one is closed when more than IDLE_HANDLES are."""
+    if getattr(db, _OPENED_ON, None) is None or db.conn.in_transaction:
         db.conn.close()
         return
     with _POOL.lock:
-        _POOL.idle.append((path, db, identity))
+        _POOL.idle.append((path, db))
         surplus = _POOL.idle[:-IDLE_HANDLES] if len(_POOL.idle) > IDLE_HANDLES else []
         del _POOL.idle[: len(surplus)]
-    for _, old, _ in surplus:
+    for _, old in surplus:
         old.conn.close()
 
 
