@@ -49,3 +49,15 @@ def load(lang: str, name: str) -> dict[str, Any]:
         raise LanguageDataError(f"{path}: expected a JSON object")
     result: dict[str, Any] = strip_docs(data)
     return result
+
+
+def load_vocab(path: Path) -> dict[str, list[str]]:
+    """A built vocabulary (nlp/lang/<lang>/vocab/*.json, see tools/build_vocab.py); a
+    language without one gets empty lists."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {"direct": [], "with_person": []}
+    except json.JSONDecodeError as exc:
+        raise LanguageDataError(f"{path}: invalid JSON ({exc})") from exc
+    return {key: [str(t) for t in data.get(key, [])] for key in ("direct", "with_person")}

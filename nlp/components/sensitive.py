@@ -12,8 +12,8 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from ..identifiers import IdentifierCues, find_identifiers, load_cues
-from ..langdata import lang_dir
-from ..text import PhraseTable, build_table, doc_keys, segments
+from ..langdata import lang_dir, load_vocab
+from ..text import PhraseTable, build_table, doc_keys, phrase_keys, segments
 from .base import DataComponent, add_fact, evidence_for, make_fact
 
 
@@ -23,10 +23,21 @@ class Sensitive(DataComponent):
     def setup(self) -> None:
         d, md = self.data, self.make_doc
         person_only = {(c, t) for c, ts in d["person_terms"].items() for t in ts}
-        self.terms: PhraseTable[tuple[str, bool]] = build_table(
-            md,
-            [(t, (c, (c, t) in person_only)) for c, ts in d["terms"].items() for t in ts]
-            + [(t, (c, True)) for c, t in person_only],
+        vocab = load_vocab(lang_dir(str(self.nlp.lang)) / "vocab" / "health.json")
+        # The built vocabulary holds tens of thousands of terms, stored as token keys.
+        keyed = [(tuple(k.split(" ")), ("health", False)) for k in vocab["direct"]] + [
+            (tuple(k.split(" ")), ("health", True)) for k in vocab["with_person"]
+        ]
+        self.terms: PhraseTable[tuple[str, bool]] = PhraseTable(
+            [
+                *(
+                    (phrase_keys(md(t)), (c, (c, t) in person_only))
+                    for c, ts in d["terms"].items()
+                    for t in ts
+                ),
+                *((phrase_keys(md(t)), (c, True)) for c, t in person_only),
+                *keyed,
+            ]
         )
         self.person_cues = build_table(md, {c: True for c in d["person_cues"]})
         self.animals = {self.singular(a) for a in d["animal_subjects"]}

