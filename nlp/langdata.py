@@ -57,7 +57,7 @@ def load_vocab(path: Path) -> dict[str, list[str]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return {"direct": [], "with_person": []}
+        return {"direct": [], "common_words": []}
     except json.JSONDecodeError as exc:
         raise LanguageDataError(f"{path}: invalid JSON ({exc})") from exc
-    return {key: [str(t) for t in data.get(key, [])] for key in ("direct", "with_person")}
+    return {key: [str(t) for t in data.get(key, [])] for key in ("direct", "common_words")}

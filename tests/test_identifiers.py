@@ -474,8 +474,11 @@ def test_credential_followup_in_same_sentence(text: str, cues: IdentifierCues) -
     assert found(text, cues) == [("Sunflower#2024", "credential", "password")]
 
 
-def test_followup_in_next_sentence_is_not_flagged(cues: IdentifierCues) -> None:
-    assert found("forgot her password. The new one is Sunflower#2024", cues) == []
+def test_secret_looking_value_near_its_cue_is_masked(cues: IdentifierCues) -> None:
+    # issue 11: in doubt, mask; a password-shaped word in the next sentence is the password
+    assert found("forgot her password. The new one is Sunflower#2024", cues) == [
+        ("Sunflower#2024", "credential", "password")
+    ]
 
 
 def test_followup_takes_the_kind_of_its_cue(cues: IdentifierCues) -> None:
@@ -483,8 +486,11 @@ def test_followup_takes_the_kind_of_its_cue(cues: IdentifierCues) -> None:
     assert found(text, cues) == [("9032", "credential", "pin")]
 
 
-def test_followup_without_cue_is_not_flagged(cues: IdentifierCues) -> None:
-    assert found("the new one is Sunflower#2024", cues) == []
+def test_followup_without_cue_masks_only_a_secret_looking_value(cues: IdentifierCues) -> None:
+    assert found("the new one is Sunflower#2024", cues) == [
+        ("Sunflower#2024", "credential", "password")
+    ]
+    assert found("the new one is blue, order ORD-55821", cues) == []
 
 
 def test_second_cue_in_qualifier_owns_the_value(cues: IdentifierCues) -> None:

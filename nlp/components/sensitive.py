@@ -9,12 +9,16 @@ import re
 from typing import Any
 
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
 from ..identifiers import IdentifierCues, find_identifiers, load_cues
 from ..langdata import lang_dir, load_vocab
 from ..text import PhraseTable, build_table, doc_keys, phrase_keys, segments
 from .base import DataComponent, add_fact, evidence_for, make_fact
+
+# A dose glued to its number: "50mg", "0.5ml", "100mcg".
+_CODE = re.compile(r"[A-Za-z0-9]{2,40}")
+_DOSE = re.compile(r"[0-9]+(?:[.,][0-9]+)?(?:mg|mcg|µg|ml|iu|g|units?|%)")
 
 
 class Sensitive(DataComponent):
@@ -24,10 +28,10 @@ class Sensitive(DataComponent):
         d, md = self.data, self.make_doc
         person_only = {(c, t) for c, ts in d["person_terms"].items() for t in ts}
         vocab = load_vocab(lang_dir(str(self.nlp.lang)) / "vocab" / "health.json")
-        # The built vocabulary holds tens of thousands of terms, stored as token keys.
-        keyed = [(tuple(k.split(" ")), ("health", False)) for k in vocab["direct"]] + [
-            (tuple(k.split(" ")), ("health", True)) for k in vocab["with_person"]
-        ]
+        # The built vocabulary holds tens of thousands of terms, stored as token keys. Its
+        # common single words ("reaction", "primary") are not matched on their own: the
+        # hand-kept terms and the context cues ("diagnosed with ...") cover those.
+        keyed = [(tuple(k.split(" ")), ("health", False)) for k in vocab["direct"]]
         self.terms: PhraseTable[tuple[str, bool]] = PhraseTable(
             [
                 *(
@@ -52,6 +56,12 @@ class Sensitive(DataComponent):
         self.person_nouns = self.words(rule, "person_nouns")
         self.copulas = self.words(rule, "copulas")
         self.party = re.compile(d["political_party_regex"])
+        self.context: PhraseTable[str] = build_table(
+            md, [(cue, c) for c, cues in d["context_cues"].items() for cue in cues]
+        )
+        self.context_needs = {phrase_keys(md(k)): v for k, v in d["context_needs"].items()}
+        self.dose_units = frozenset(d["dose_units"]["words"])
+        self.modifiers = self.words(d["modifiers"])
         self.cues: IdentifierCues = load_cues(lang_dir(str(self.nlp.lang)) / "identifiers.json")
 
     def __call__(self, doc: Doc) -> Doc:
@@ -82,11 +92,18 @@ class Sensitive(DataComponent):
                     continue
                 if needs_person:
                     window = max(seg.start, m.start - 3)
-                    if not self.person_cues.find(keys, window, m.start):
+                    after = keys[m.end : min(seg.end, m.end + 3)]
+                    if not self.person_cues.find(keys, window, m.start) and not (
+                        m.start == seg.start and set(after) & self.people
+                    ):
                         continue
                 if m.end < len(doc) and doc[m.end].text.lower() in self.content_after:
                     continue
-                if keys[m.start] in self.needs_noun and not self._describes_person(keys, m):
+                if (
+                    m.end - m.start == 1
+                    and keys[m.start] in self.needs_noun
+                    and not self._describes_person(keys, m)
+                ):
                     continue
                 end = m.end
                 extend = {"union": self.roles, "political": self.roles}.get(
@@ -94,9 +111,125 @@ class Sensitive(DataComponent):
                 )
                 while end < min(seg.end, m.end + 3) and keys[end] in extend:
                     end += 1
-                span = doc[m.start : end]
+                start, end = self._grow(doc, seg, m.start, end, category)
+                span = doc[start:end]
                 out.append((span.start_char, span.end_char, category, 0.8))
+            out.extend(self._after_context(doc, keys, seg))
         return out
+
+    def _grow(self, doc: Doc, seg: Span, start: int, end: int, category: str) -> tuple[int, int]:
+        """Widen a matched term to what reveals it with it: its modifiers ('severe asthma',
+        'early-stage dementia', 'profoundly deaf', 'devout Catholic'), a dose ('metformin
+        500 mg') and, for a place of worship, its name ('prayers at Al-Noor mosque')."""
+        parsed = doc.has_annotation("DEP")
+        for _ in range(4):
+            if start <= seg.start:
+                break
+            prev = doc[start - 1]
+            glued = prev.text in "-\u2010" and not prev.whitespace_
+            hyphen_word = (
+                start - 2 >= seg.start
+                and doc[start - 2].text in "-"
+                and (not doc[start - 2].whitespace_)
+            )
+            modifies = (
+                parsed
+                and prev.dep_ in ("amod", "compound", "advmod", "npadvmod", "nummod", "nmod")
+                and prev.pos_ in ("ADJ", "ADV", "NOUN", "PROPN", "NUM", "VERB")
+                and start <= prev.head.i < end + 1
+            )
+            if (
+                glued
+                or modifies
+                or (hyphen_word and prev.is_alpha)
+                or prev.lower_ in self.modifiers
+            ):
+                start -= 1
+                continue
+            break
+        for _ in range(3):
+            if end >= seg.end:
+                break
+            nxt = doc[end]
+            if nxt.like_num and end + 1 < seg.end and doc[end + 1].lower_ in self.dose_units:
+                end += 2
+            elif (
+                _DOSE.fullmatch(nxt.lower_)
+                or (nxt.lower_ in self.dose_units and end > start)
+                or (nxt.lower_ in ("positive", "negative") and category in ("health", "genetic"))
+            ):
+                end += 1
+            else:
+                break
+        if category == "biometric":  # "template (FMR 3F9A77C2D18E0B44A6)"
+            stop = end + 1 if end < seg.end and doc[end].text in "([" else end
+            while stop < min(seg.end, end + 6) and _CODE.fullmatch(doc[stop].text):
+                stop += 1
+            if stop > end and any(c.isdigit() for c in doc[end:stop].text):
+                end = stop + 1 if stop < seg.end and doc[stop].text in ")]" else stop
+        if category == "genetic" and end + 2 < seg.end and doc[end].lower_ == "of":
+            stop = end + 1
+            while stop < min(seg.end, end + 6) and doc[stop].lower_ not in (
+                "gene",
+                "mutation",
+                "variant",
+            ):
+                stop += 1
+            if stop < seg.end and doc[stop].lower_ in ("gene", "mutation", "variant"):
+                end = stop + 1
+        if category == "religion" and end + 1 < seg.end and doc[end].lower_ in ("at", "in"):
+            stop = end + 1
+            while stop < min(seg.end, end + 6) and (
+                doc[stop].pos_ in ("PROPN", "NOUN") or doc[stop].text in "-'\u2019"
+            ):
+                stop += 1
+            if stop > end + 1 and doc[stop - 1].pos_ in ("PROPN", "NOUN"):
+                end = stop
+        return start, end
+
+    def _after_context(
+        self, doc: Doc, keys: list[str], seg: Span
+    ) -> list[tuple[int, int, str, float]]:
+        """The noun phrase after a context cue ('diagnosed with ...', 'takes Ritalin',
+        'converted to Islam'), masked whole."""
+        out: list[tuple[int, int, str, float]] = []
+        for m in self.context.find(keys, seg.start, seg.end):
+            i = m.end
+            while i < seg.end and (doc[i].pos_ in ("DET", "PRON") or doc[i].dep_ == "poss"):
+                i += 1
+            j = i
+            while j < min(seg.end, i + 6) and (
+                doc[j].pos_ in ("NOUN", "PROPN", "ADJ", "NUM", "X")
+                or (doc[j].text in "-'\u2019" and j > i)
+                or _DOSE.fullmatch(doc[j].lower_) is not None
+                or doc[j].lower_ in self.dose_units
+            ):
+                j += 1
+            if j == i or not any(t.pos_ in ("NOUN", "PROPN", "ADJ") for t in doc[i:j]):
+                continue
+            if m.value == "health" and self._about_animal(keys, seg.start, m.start + 1):
+                continue
+            need = self.context_needs.get(tuple(keys[m.start : m.end]))
+            if need == "drug" and not self._names_a_drug(doc, keys, i, j):
+                continue
+            if need == "term" and not any(
+                t.value[0] == m.value for t in self.terms.find(keys, max(seg.start, i - 1), j)
+            ):
+                continue
+            span = doc[i:j]
+            out.append((span.start_char, span.end_char, m.value, 0.75))
+        return out
+
+    def _names_a_drug(self, doc: Doc, keys: list[str], i: int, j: int) -> bool:
+        """'takes Ritalin', 'is on metformin 500 mg', not 'takes the bus' or 'is on holiday'."""
+        original = doc.user_data.get("trustline.original_text", doc.text)
+        for t in doc[i:j]:
+            word = original[t.idx : t.idx + len(t)]
+            if t.lower_ in self.dose_units or _DOSE.fullmatch(t.lower_):
+                return True
+            if word[:1].isupper() and not word.isupper() and t.i > 0 and t.pos_ == "PROPN":
+                return True
+        return any(v[0] == "health" for v in (x.value for x in self.terms.find(keys, i, j)))
 
     def _describes_person(self, keys: list[str], m: Any) -> bool:
         """'a Black woman', 'she is Black' (not 'black printer', 'white shark card')."""

@@ -95,6 +95,8 @@ class Scheme:
 # (a longer number it is only the start of).
 _VIEW_END: Final = r"(?![0-9A-Za-z])(?! [0-9])"
 _VIEW_START: Final = r"(?<![0-9A-Za-z])(?<![0-9] )"
+# A value that a longer number may follow ("exp 7/28 / 697": the code comes next).
+_OPEN_END: Final = r"(?![0-9A-Za-z])"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +125,9 @@ def registry(path: Path = SCHEMES_PATH) -> Registry:
             category=str(spec["category"]),
             country=str(spec.get("country", "any")),
             shape=re.compile(_VIEW_START + shape + _VIEW_END) if shape else None,
-            value=re.compile(value + _VIEW_END) if value else None,
+            value=re.compile(value + (_OPEN_END if spec.get("open_end") else _VIEW_END))
+            if value
+            else None,
             check=CHECKS[check] if check else None,
             free_form=bool(spec.get("free_form")),
             near_card=bool(spec.get("near_card")),
@@ -155,8 +159,8 @@ def _card_kind(digits: str, reg: Registry) -> str | None:
 _DIGIT_RUN: Final = re.compile(r"(?<![0-9+])[0-9]+(?: [0-9]+)*")
 _DIGIT_GROUP: Final = re.compile(r"[0-9]+")
 # Groups read out with a few words between them: "4111 1111 then 1111 1111".
-_PIECE_GAP: Final = re.compile(r"[^0-9£$€¥%]{1,60}(?=[0-9])")
-_PIECE_GAP_WORDS: Final = 8
+_PIECE_GAP: Final = re.compile(r"[^0-9£$€¥%]{1,80}(?=[0-9])")
+_PIECE_GAP_WORDS: Final = 12
 _WORD_CHAR: Final = re.compile(r"\w")
 
 
@@ -246,6 +250,18 @@ _CARD_TAIL: Final = re.compile(
 )
 
 
+def _card_tail(view: MatchView, pos: int) -> Iterator[_Candidate]:
+    """The expiry and security code read straight after a card or its expiry:
+    "4111...|09/27|163", "exp 7/28 / 697"."""
+    for _ in range(3):
+        tail = _CARD_TAIL.match(view.text, pos)
+        if tail is None:
+            return
+        s, e = view.span(*tail.span(1))
+        yield _Candidate(s, e, PAYMENT_CARD, "card_detail", _RANK_CUED)
+        pos = tail.end()
+
+
 def _number_candidates(text: str, view: MatchView, reg: Registry) -> list[_Candidate]:
     out: list[_Candidate] = []
     ibans = list(_iban_shapes(view))
@@ -259,15 +275,7 @@ def _number_candidates(text: str, view: MatchView, reg: Registry) -> list[_Candi
             continue
         s, e = view.span(start, end)
         out.append(_Candidate(s, e, PAYMENT_CARD, kind, _RANK_CHECKED))
-        # The expiry and security code read straight after it: "4111...|09/27|163".
-        pos = end
-        for _ in range(3):
-            tail = _CARD_TAIL.match(view.text, pos)
-            if tail is None:
-                break
-            s, e = view.span(*tail.span(1))
-            out.append(_Candidate(s, e, PAYMENT_CARD, "card_detail", _RANK_CUED))
-            pos = tail.end()
+        out.extend(_card_tail(view, end))
     for scheme in reg.schemes.values():
         if scheme.shape is None:
             continue
@@ -333,6 +341,10 @@ class IdentifierCues:
     number_words_re: re.Pattern[str]
     # "uses <value> as her password": searched in the few words before a cue.
     before_re: re.Pattern[str]
+    # A month and year written out: "expiry Sept 2027" (on folded text).
+    month_re: re.Pattern[str]
+    # Per category, the words near which its context cues count.
+    context_re: Mapping[str, re.Pattern[str]]
     # "724019 is your Google verification code": a code before its cue.
     code_before_re: re.Pattern[str]
     # Twelve or more digits read out as words (on folded text).
@@ -377,7 +389,12 @@ def find_identifiers(text: str, cues: IdentifierCues) -> list[IdentifierMatch]:
         for c in _number_candidates(text, view, reg)
         if c.category != NATIONAL_ID or not _after_reference(text, c.start, cues)
     ]
-    candidates.extend(_cued_candidates(text, view, cues, reg))
+    cued = list(_cued_candidates(text, view, cues, reg))
+    cued.extend(_secrets_near_cues(text, cued, cues))
+    for c in cued:
+        if c.kind in ("card_expiry", "card_security_code"):
+            candidates.extend(_card_tail(view, view.to_view[c.end]))
+    candidates.extend(cued)
     # A long number read out in words ("five one zero six ...") is a card or an account
     # being given: in doubt, mask it.
     for m in cues.long_number_words_re.finditer(_fold(text)):
@@ -397,7 +414,58 @@ def _after_reference(text: str, start: int, cues: IdentifierCues) -> bool:
     words = text[max(0, start - 40) : start].split()
     while words and words[-1].casefold() in _REFERENCE_FILLERS:
         words.pop()
-    return bool(words) and words[-1].strip(".,:;#").casefold() in blockers
+    return bool(words) and words[-1].strip(".,:;#()[]'\"").casefold() in blockers
+
+
+# A token that looks like a password: letters and digits mixed in one word, or with a
+# symbol ("Lily&Max2015", "NewStart#2026", "NXC3R2P81"), not a prefixed reference
+# ("TCK-88213", "ORD-558213"), a dose or ordinal ("50mg", "2nd"), an address or a time.
+_SECRET_LOOKING: Final = re.compile(
+    r"(?<![\w@/.:\-#&])(?=[^\s]{0,40}[0-9])(?=[^\s]{0,40}[A-Za-z])"
+    r"[A-Za-z0-9][A-Za-z0-9!#$%&*+=?^_~.\-]{4,38}[A-Za-z0-9!#$%&*?]"
+    r"(?![\w@/\-])"
+)
+_REFERENCE_SHAPE: Final = re.compile(
+    r"[A-Z]{1,6}[\-_/]?[0-9][0-9\-]*|[0-9]+(?:[a-z]{1,3}|[A-Z]{1,3})|[0-9]{1,2}[:.][0-9]{2}[ap]?m?"
+    r"|[0-9]+(?:[.,][0-9]+)*|[A-Za-z]+[.][A-Za-z.]+"
+)
+# Kinds whose cue makes a nearby secret-looking token its value: in doubt, mask.
+_NEAR_KINDS: Final = frozenset({"password", "passcode", "security_answer", "memorable_word"})
+_NEAR_REACH: Final = 150
+
+
+def _secrets_near_cues(
+    text: str, cued: list[_Candidate], cues: IdentifierCues
+) -> Iterator[_Candidate]:
+    """Secret-looking tokens near a password or passport cue whose value was not read
+    ("no just tell me if this is right: Lily&Max2015 ... don't share passwords")."""
+    folded = _fold(text)
+    spans = [
+        (start, end, target)
+        for start, end, target in _cue_matches(text, folded, cues)
+        if _bare_kind(target) in _NEAR_KINDS
+        or _bare_kind(target) in ("passport", _FOLLOWUP, _FOLLOWUP_LINKED)
+    ]
+    for start, end, target in spans:
+        kind = _bare_kind(target)
+        if kind in (_FOLLOWUP, _FOLLOWUP_LINKED):  # "the new one (NewStart#2026)"
+            kind = "password"
+        lo, hi = max(0, start - _NEAR_REACH), min(len(text), end + _NEAR_REACH)
+        for m in _SECRET_LOOKING.finditer(text, lo, hi):
+            token = m.group()
+            if _REFERENCE_SHAPE.fullmatch(token) or "@" in token:
+                continue
+            # A password mixes cases or carries a symbol; an upper-case code is a reference
+            # (a tracking or order number) unless a passport cue announced it.
+            plain_code = token.upper() == token and token.replace("-", "").isalnum()
+            if (kind != "passport" and plain_code) or _after_reference(text, m.start(), cues):
+                continue
+            if any(c.start < m.end() and m.start() < c.end for c in cued) or any(
+                a < m.end() and m.start() < b for a, b, _ in spans
+            ):
+                continue
+            category = NATIONAL_ID if kind == "passport" else CREDENTIAL
+            yield _Candidate(m.start(), m.end(), category, kind, _RANK_SECRET)
 
 
 def _expiries_near_cards(candidates: list[_Candidate], reg: Registry) -> list[_Candidate]:
@@ -450,6 +518,10 @@ def _cue_matches(
 
 
 _WEAK: Final = "_weak:"
+# A cue that counts only with a word of its group's 'context' near it: "account 45280254"
+# beside a sort code or a routing number, not a shop's "account 45280254".
+_CONTEXT: Final = "_context:"
+_CONTEXT_REACH: Final = 160
 
 
 def _cued_candidates(
@@ -476,6 +548,12 @@ def _cued_candidates(
         else:
             if target.startswith(_WEAK):
                 target, need_link = target[len(_WEAK) :], True
+            elif target.startswith(_CONTEXT):
+                target = target[len(_CONTEXT) :]
+                near = cues.context_re.get(reg.schemes[target].category)
+                lo, hi = max(0, start - _CONTEXT_REACH), end + _CONTEXT_REACH
+                if near is None or near.search(folded, lo, hi) is None:
+                    continue
             kind = target
             category = reg.schemes[kind].category
             if category == CREDENTIAL:
@@ -493,6 +571,10 @@ def _cued_candidates(
             category = reg.schemes[kind].category
             rank = _RANK_SECRET if category == CREDENTIAL else _RANK_CUED
             yield _Candidate(span[0], span[1], category, kind, rank)
+
+
+def _bare_kind(target: str) -> str:
+    return target.split(":", 1)[1] if target.startswith(("_weak:", "_context:")) else target
 
 
 def _skip_space(text: str, pos: int) -> int:
@@ -548,7 +630,10 @@ def _value_after(
                 if span is not None:
                     return span
     qualified = cues.qualified_gap_re.match(text, pos)
-    if qualified is None or any(_cue_matches(text, folded, cues, pos, qualified.end())):
+    if qualified is None or any(
+        _bare_kind(target) != kind
+        for _, _, target in _cue_matches(text, folded, cues, pos, qualified.end())
+    ):
         return None
     return _read_value(text, folded, view, qualified.end(), kind, True, cues)
 
@@ -580,6 +665,8 @@ def _read_value(
         m = scheme.value.match(vt, vp)
         if m is not None and (scheme.check is None or scheme.check(m.group())):
             return view.span(*m.span())
+        if kind == "card_expiry" and (month := cues.month_re.match(folded, pos)) is not None:
+            return month.span()
         words = cues.number_words_re.match(folded, pos)
         if words is not None and scheme.category != NATIONAL_ID:
             return words.span()
@@ -609,10 +696,15 @@ def _clause_value(text: str, folded: str, pos: int, cues: IdentifierCues) -> tup
     value = text[start:end]
     if not any(ch.isalnum() for ch in value):
         return None
-    head = _WORD_HEAD.match(value.split()[0])
-    if value.casefold() in cues.not_values or (
-        head is not None and head.group().casefold() in cues.not_values
-    ):
+    words = value.split()
+    head = _WORD_HEAD.match(words[0])
+    if value.casefold() in cues.not_values:
+        return None
+    # "password is not working", "answer was wrong and ..." describe the secret; a long
+    # passphrase ("correct horse battery staple") or a name ("The Goonies") is one.
+    starts_plainly = head is not None and head.group().casefold() in cues.not_values
+    a_name = len(words) > 1 and all(w[:1].isupper() for w in words)
+    if starts_plainly and len(words) <= 3 and not a_name:
         return None
     return start, end
 
@@ -661,6 +753,12 @@ def _bare_value(
     named = kind in _NAMED_ANSWERS and value[:1].isupper() and len(value) > 1
     if not linked and not named and _LOOKS_SECRET.search(value) is None:
         return None
+    if any(ch.isdigit() for ch in value):  # "backup code 3391 0284 7731"
+        for _ in range(4):
+            nxt = _CODE_GROUP.match(text, end)
+            if nxt is None:
+                break
+            end = nxt.end()
     if named:  # "first school Hillcrest Juniors", "favourite teacher Mrs Adeyemi"
         for _ in range(3):
             nxt = _NAME_WORD.match(text, end)
@@ -670,6 +768,9 @@ def _bare_value(
     return start, end
 
 
+_CODE_GROUP: Final = re.compile(
+    r"[^\S\n]{1,2}(?=[A-Za-z\-]{0,6}[0-9])[0-9A-Za-z\-]{3,12}(?![\w\-])"
+)
 _NAME_WORD: Final = re.compile(r"[^\S\n]{1,2}[A-Z][\w'\u2019\-]{0,24}(?!\w)")
 
 
@@ -678,9 +779,15 @@ _NAME_WORD: Final = re.compile(r"[^\S\n]{1,2}[A-Z][\w'\u2019\-]{0,24}(?!\w)")
 
 _GROUP_KEYS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
     {
-        PAYMENT_CARD: frozenset({"_doc", "cues", "weak_cues", "not_after"}),
-        BANK_ACCOUNT: frozenset({"_doc", "cues", "weak_cues", "not_after"}),
-        NATIONAL_ID: frozenset({"_doc", "cues", "weak_cues", "not_after"}),
+        PAYMENT_CARD: frozenset(
+            {"_doc", "cues", "weak_cues", "context_cues", "context", "not_after"}
+        ),
+        BANK_ACCOUNT: frozenset(
+            {"_doc", "cues", "weak_cues", "context_cues", "context", "not_after"}
+        ),
+        NATIONAL_ID: frozenset(
+            {"_doc", "cues", "weak_cues", "context_cues", "context", "not_after"}
+        ),
         CREDENTIAL: frozenset(
             {
                 "_doc",
@@ -701,6 +808,7 @@ _GROUP_KEYS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
                 "value_before_verbs",
                 "value_before_links",
                 "value_before_code_links",
+                "month_names",
             }
         ),
     }
@@ -798,12 +906,13 @@ def _compile_cues(data: Mapping[str, object], source: str) -> IdentifierCues:
     patterns: set[str] = set()
     not_values: set[str] = set()
     not_after: dict[str, frozenset[str]] = {}
+    context: dict[str, re.Pattern[str]] = {}
     categories = kind_category()
     for category in sorted(set(categories.values())):
         # A language may lack words for a category: its group is then empty.
         where = f"{source}:{category}"
         group = _group(data, category, source)
-        for key, prefix in (("cues", ""), ("weak_cues", _WEAK)):
+        for key, prefix in (("cues", ""), ("weak_cues", _WEAK), ("context_cues", _CONTEXT)):
             kinds = group.get(key, {})
             if not isinstance(kinds, dict):
                 raise CueFileError(f"ID003 {where}.{key}: must map kind names to phrase lists")
@@ -826,6 +935,11 @@ def _compile_cues(data: Mapping[str, object], source: str) -> IdentifierCues:
         blockers = _phrases(group.get("not_after", []), f"{where}.not_after")
         if blockers:
             not_after[category] = frozenset(w.casefold() for w in blockers)
+        near = _phrases(group.get("context", []), f"{where}.context")
+        if near:
+            context[category] = re.compile(
+                rf"(?<![^\W\d_])(?:{_alternation(_phrase_pattern(w) for w in near)})"
+            )
 
     # Longest first, so that "bank account number" wins over "bank account". No capture
     # groups: a plain alternation of literals lets the engine skip non-starting characters.
@@ -839,9 +953,10 @@ def _compile_cues(data: Mapping[str, object], source: str) -> IdentifierCues:
     paren_gap = rf"['\"\u2019\u201d)\]]?{hspace}\([^()\n]{{1,40}}\){hspace}{gap_tail}"
     # Up to four words that are not links, then a link: "PIN for her debit card is".
     qualifier = rf"(?:[^\S\n]{{1,3}}(?!(?:{links})(?!\w))[\w(][\w'\u2019()]{{0,24}}){{1,5}}"
+    plain_words = rf"(?:[^\S\n]{{1,3}}(?!(?:{links})(?!\w))[^\W\d_][\w'\u2019]{{0,24}}){{1,4}}"
     qualified = (
         rf"{qualifier}(?:[^\S\n]{{1,3}}(?:{links})(?!\w){hspace}(?:[:=]{hspace})?"
-        rf"|{hspace}[:=]{hspace}|[^\S\n]{{1,3}}(?=[0-9]))"
+        rf"|{hspace}[:=]{hspace})|{plain_words}[^\S\n]{{1,3}}(?=[0-9])"
     )
     grammar = _group(data, "grammar", source)
     where = f"{source}:grammar"
@@ -867,6 +982,9 @@ def _compile_cues(data: Mapping[str, object], source: str) -> IdentifierCues:
         rf"(?<!\w)(?:{verbs})[^\S\n]+['\"\u2018\u201c]?(?P<value>[^\s'\"\u2019\u201d]{{1,{_MAX_SECRET_LEN}}})"
         rf"['\"\u2019\u201d]?[^\S\n]+(?:{as_links})[^\S\n]*$"
     )
+    months = _alternation(
+        _phrase_pattern(w) for w in _phrases(grammar.get("month_names", []), where)
+    )
     code_links = _alternation(
         _phrase_pattern(w) for w in _phrases(grammar.get("value_before_code_links", []), where)
     )
@@ -882,6 +1000,10 @@ def _compile_cues(data: Mapping[str, object], source: str) -> IdentifierCues:
         clause_re=re.compile(clause),
         number_words_re=re.compile(number_words),
         before_re=re.compile(before, re.IGNORECASE),
+        context_re=MappingProxyType(context),
+        month_re=re.compile(
+            rf"(?:{months})\.?[^\S\n]{{0,2}}[/\-]?[^\S\n]{{0,2}}(?:20)?[0-9]{{2}}(?![0-9])"
+        ),
         code_before_re=re.compile(
             r"(?<![\w-])(?P<value>[0-9A-Za-z](?:[0-9A-Za-z\- ]{1,10}[0-9A-Za-z])?)(?<=[0-9])"
             rf"[^\S\n]+(?:{code_links})(?:[^\S\n]+[\w'\-]+){{0,3}}[^\S\n]*$",
