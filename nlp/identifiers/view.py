@@ -50,6 +50,7 @@ class MatchView:
     original text and ``to_view[j]`` is the view position of original position ``j``."""
 
     text: str
+    original: str
     origin: array[int]
     to_view: array[int]
     original_length: int
@@ -87,4 +88,4 @@ def make_view(text: str) -> MatchView:
         out.append(ch if ascii_text else _DIGITS.get(ord(ch), ch))
     to_view[len(text)] = len(out)
     view = "".join(out)
-    return MatchView(view, origin, to_view, len(text))
+    return MatchView(view, text, origin, to_view, len(text))
