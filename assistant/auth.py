@@ -34,6 +34,9 @@ class AuthError(Exception):
 class Principal:
     name: str
     scopes: frozenset[str]
+    # Stable and unique per key, whatever way its header was written: rate limits and
+    # stream slots are counted on it.
+    subject: str = ""
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes or "admin" in self.scopes
@@ -75,15 +78,15 @@ def principal_for(key: str) -> Principal | None:
     digest = hash_key(key)
     allowed: frozenset[str] = current_app.config["TRUSTLINE_API_KEY_HASHES"]
     if any(hmac.compare_digest(digest, h) for h in allowed):
-        return Principal("config-key", frozenset(SCOPES))
+        return Principal("config-key", frozenset(SCOPES), f"config:{digest[:32]}")
     found = row(
         get_db(),
-        "SELECT name, scopes FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
+        "SELECT id, name, scopes FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
         [digest],
     )
     if found is None:
         return None
-    return Principal(found["name"], frozenset(found["scopes"].split()))
+    return Principal(found["name"], frozenset(found["scopes"].split()), f"key:{found['id']}")
 
 
 def current_principal() -> Principal:

@@ -23,6 +23,7 @@ from contextlib import contextmanager, suppress
 from flask import Flask, Response, current_app, request, session
 
 from .api.errors import problem
+from .auth import AuthError, current_principal
 
 # The app's own pages set a strict CSP (assistant/sidebar/headers.py); everything else
 # (JSON, problem documents, errors) renders nothing, so it may load and frame nothing.
@@ -115,11 +116,17 @@ class RateLimiter:
 
 
 def caller() -> str | None:
-    """Who is calling: a digest of the bearer key, or the agent session; None if neither
-    (such a request is refused by authentication anyway, or is public)."""
-    auth = request.headers.get("Authorization", "")
-    if auth:
-        return "key:" + hashlib.sha256(auth.encode("utf-8", "replace")).hexdigest()[:32]
+    """Who is calling: the principal a bearer key authenticates, or the agent session;
+    None if neither (such a request is refused by authentication anyway, or is public).
+
+    Keyed on the principal, not on the header's text: `bearer  KEY` and `Bearer KEY`
+    are one caller with one bucket (issue 12, item 11).
+    """
+    if request.headers.get("Authorization"):
+        try:
+            return current_principal().subject
+        except AuthError:
+            return None  # answered 401 by the view; no bucket for a key nobody holds
     agent = session.get("agent") if request.cookies else None
     if isinstance(agent, dict):
         # The CSRF token is drawn fresh at each launch: one bucket per agent session.
