@@ -89,13 +89,20 @@ def principal_for(key: str) -> Principal | None:
     return Principal(found["name"], frozenset(found["scopes"].split()), f"key:{found['id']}")
 
 
+def bearer_key() -> str | None:
+    """The key of this request's `Authorization: Bearer <key>` header (the scheme in any
+    case, spaces around the key dropped), or None."""
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    return key.strip() or None if scheme.lower() == "bearer" else None
+
+
 def current_principal() -> Principal:
     """The authenticated caller of this request (raises AuthError 401)."""
     cached: Principal | None = g.get("principal")
     if cached is not None:
         return cached
-    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-    principal = principal_for(key.strip()) if scheme.lower() == "bearer" and key else None
+    key = bearer_key()
+    principal = principal_for(key) if key else None
     if principal is None:
         raise AuthError(401, "unauthorized", "send Authorization: Bearer <api key>")
     g.principal = principal

@@ -23,7 +23,7 @@ from contextlib import contextmanager, suppress
 from flask import Flask, Response, current_app, request, session
 
 from .api.errors import problem
-from .auth import AuthError, current_principal
+from .auth import AuthError, bearer_key, current_principal
 
 # The app's own pages set a strict CSP (assistant/sidebar/headers.py); everything else
 # (JSON, problem documents, errors) renders nothing, so it may load and frame nothing.
@@ -126,7 +126,11 @@ def caller() -> str | None:
         try:
             return current_principal().subject
         except AuthError:
-            return None  # answered 401 by the view; no bucket for a key nobody holds
+            # A key nobody holds (answered 401) is held back too, spelt either way.
+            key = bearer_key()
+            if key is None:
+                return None
+            return "unknown:" + hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:32]
     agent = session.get("agent") if request.cookies else None
     if isinstance(agent, dict):
         # The CSRF token is drawn fresh at each launch: one bucket per agent session.
