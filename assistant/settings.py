@@ -78,6 +78,28 @@ CORE: tuple[Setting, ...] = (
         "before killing workers.",
     ),
     Setting(
+        "TRUSTLINE_HEADER_TIMEOUT",
+        10,
+        "Seconds a client has to send a request's whole head (request line and headers), "
+        "from its connection or from the first byte of its next request on a kept-alive "
+        "one; beyond, 408 and the connection is closed. Requests are read by each "
+        "worker's event loop before a thread serves them, so a slow client holds no "
+        "thread meanwhile.",
+    ),
+    Setting(
+        "TRUSTLINE_BODY_TIMEOUT",
+        30,
+        "Seconds a client has to send a request's whole body once its head is in; "
+        "beyond, 408 and the connection is closed.",
+    ),
+    Setting(
+        "TRUSTLINE_MAX_CONNECTIONS_PER_CLIENT",
+        256,
+        "Connections one client address may hold open to each server process at once "
+        "(open event streams included); one more gets 429 and is closed. 0: no limit. "
+        "Raise it when many agents reach the server from one address (a NAT, a proxy).",
+    ),
+    Setting(
         "TRUSTLINE_RATE_LIMIT_PER_MINUTE",
         1200,
         "Requests a minute allowed per API key and per agent session, across all the "
