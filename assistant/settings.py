@@ -34,6 +34,26 @@ CORE: tuple[Setting, ...] = (
         "Longest text accepted for extraction, in characters; longer ones get a clear error.",
     ),
     Setting(
+        "TRUSTLINE_MAX_REQUEST_TEXTS",
+        256,
+        "Most texts one extraction request may carry (`items` of POST /api/v1/extract); "
+        "400 beyond.",
+    ),
+    Setting(
+        "TRUSTLINE_MAX_REQUEST_CHARS",
+        300_000,
+        "Most characters one request may send to extraction, all its texts together "
+        "(413 beyond); each text is also bounded by TRUSTLINE_MAX_TEXT_CHARS.",
+    ),
+    Setting(
+        "TRUSTLINE_MAX_CALLER_CHARS",
+        600_000,
+        "Most characters one caller (API key or agent session) may have queued for or in "
+        "extraction at once in a server process; a request beyond gets 429 with "
+        "Retry-After until the caller's earlier requests are answered. 0: no limit. Keep "
+        "it at least TRUSTLINE_MAX_REQUEST_CHARS.",
+    ),
+    Setting(
         "TRUSTLINE_MAX_REQUEST_BYTES",
         2_000_000,
         "Largest HTTP request body accepted by the API, in bytes (413 beyond).",

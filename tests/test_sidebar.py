@@ -588,6 +588,24 @@ def test_too_long_notes_are_explained_not_processed(client: FlaskClient, custome
     assert huge.status_code == 413 and huge.headers["HX-Retarget"] == "#flash"
 
 
+def test_a_note_over_the_request_bound_is_refused_and_not_stored(
+    client: FlaskClient, db: Any, customer: str
+) -> None:
+    # issue 12, item 6: the sidebar's notes and previews queue extraction too
+    client.application.config["TRUSTLINE_MAX_REQUEST_CHARS"] = 20
+    csrf = sign_in(client)
+    notes = rows(db, "SELECT COUNT(*) AS n FROM notes")[0]["n"]
+    for action in ("preview", "notes"):
+        resp = client.post(
+            f"/sidebar/customers/{customer}/{action}",
+            data={"text": "Now prefers phone calls."},
+            headers=hx(csrf),
+        )
+        assert resp.status_code == 413 and resp.headers["HX-Retarget"] == "#flash"
+        assert "TRUSTLINE_MAX_REQUEST_CHARS" in html(resp)
+    assert rows(db, "SELECT COUNT(*) AS n FROM notes")[0]["n"] == notes
+
+
 def test_markup_in_notes_renders_inert(client: FlaskClient, customer: str) -> None:
     csrf = sign_in(client)
     text = 'Prefers sms. <script>alert(1)</script> <img src=x onerror="alert(2)"> likes chess sets'
