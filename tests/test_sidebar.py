@@ -905,6 +905,81 @@ def test_streams_beyond_the_limit_get_503_and_a_closed_stream_frees_its_slot(
     assert SLOTS.open == before
 
 
+def test_one_agent_holds_a_bounded_number_of_streams_with_all_its_sessions(
+    app: Flask, customer: str, reader: str
+) -> None:
+    # issue 12, item 13: three anonymous demo sessions took 421 of 448 stream slots
+    app.config["TRUSTLINE_MAX_STREAMS_PER_AGENT"] = 3
+    path = f"/customers/{customer}/stream"
+    first, second, other = app.test_client(), app.test_client(), app.test_client()
+    sign_in(first, agent_id="agent-streams")
+    sign_in(second, agent_id="agent-streams")  # another session of the same agent
+    sign_in(other, agent_id="agent-other")
+    held = [first.get(path, buffered=False) for _ in range(2)]
+    held.append(second.get(path, buffered=False))
+    try:
+        assert [r.status_code for r in held] == [200] * 3
+        refused = second.get(path)
+        assert refused.status_code == 503 and refused.headers["Retry-After"] == "5"
+        assert refused.json is not None and refused.json["error"] == "too_many_streams"
+        assert "TRUSTLINE_MAX_STREAMS_PER_AGENT" in refused.json["detail"]
+        extra = other.get(path, buffered=False)  # another agent is not held back
+        held.append(extra)
+        assert extra.status_code == 200
+        key = first.get(path, headers={"Authorization": f"Bearer {reader}"}, buffered=False)
+        held.append(key)
+        assert key.status_code == 200
+    finally:
+        for resp in reversed(held):
+            resp.close()
+    again = first.get(path, buffered=False)  # closed streams give their slots back
+    assert again.status_code == 200
+    again.close()
+
+
+def test_sidebar_sessions_leave_slots_kept_for_api_keys(
+    app: Flask, customer: str, reader: str
+) -> None:
+    before_open, before_sessions = SLOTS.open, SLOTS.sessions
+    limit = before_open + 8
+    app.config.update(
+        TRUSTLINE_MAX_STREAMS=limit,
+        TRUSTLINE_STREAMS_KEPT_FOR_KEYS_PERCENT=50,
+        TRUSTLINE_MAX_STREAMS_PER_AGENT=0,
+    )
+    kept = -(-limit // 2)
+    path, auth = f"/customers/{customer}/stream", {"Authorization": f"Bearer {reader}"}
+    agent = app.test_client()
+    sign_in(agent, agent_id="agent-crowd")
+    held = []
+    try:
+        refused = None
+        for _ in range(limit):  # bounded: sessions are refused before the process is full
+            resp = agent.get(path, buffered=False)
+            if resp.status_code != 200:
+                refused = resp
+                break
+            held.append(resp)
+        sessions = len(held)
+        assert sessions == max(0, limit - kept - before_sessions)
+        assert refused is not None and refused.status_code == 503
+        assert "TRUSTLINE_STREAMS_KEPT_FOR_KEYS_PERCENT" in refused.get_data(as_text=True)
+        keys = 0
+        for _ in range(limit):
+            resp = agent.get(path, headers=auth, buffered=False)
+            if resp.status_code != 200:
+                assert "TRUSTLINE_MAX_STREAMS" in resp.get_data(as_text=True)
+                break
+            held.append(resp)
+            keys += 1
+        assert keys == limit - before_open - sessions
+        assert keys + (before_open - before_sessions) >= kept  # all API-key streams here
+    finally:
+        for resp in reversed(held):
+            resp.close()
+    assert SLOTS.open == before_open
+
+
 def test_a_live_update_sends_facts_sent_before_as_stand_ins(
     app: Flask, db: Any, customer: str, extractor: Extractor
 ) -> None:

@@ -74,6 +74,27 @@ SETTINGS: tuple[Setting, ...] = (
         "for other requests; elsewhere, no limit.",
     ),
     Setting(
+        "TRUSTLINE_MAX_STREAMS_PER_AGENT",
+        8,
+        "Open event streams one sidebar agent (all its sessions together; every anonymous "
+        "demo visitor is the same demo agent) may hold in a server process; beyond, 503 "
+        "with Retry-After. 0: no limit of its own.",
+    ),
+    Setting(
+        "TRUSTLINE_MAX_STREAMS_PER_KEY",
+        0,
+        "Open event streams one API key may hold in a server process; beyond, 503 with "
+        "Retry-After. 0: no limit of its own (an integration may follow many customers), "
+        "only TRUSTLINE_MAX_STREAMS.",
+    ),
+    Setting(
+        "TRUSTLINE_STREAMS_KEPT_FOR_KEYS_PERCENT",
+        12,
+        "Share of a process's stream limit (TRUSTLINE_MAX_STREAMS, or its default) that "
+        "sidebar sessions may not take, kept for integrations with an API key, rounded "
+        "up; 0 keeps none.",
+    ),
+    Setting(
         "TRUSTLINE_SSE_POLL_MS",
         25,
         "How often, in milliseconds, each server process reads the events table for new "

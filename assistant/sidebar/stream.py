@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import suppress
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, current_app, render_template, request, stream_with_context
@@ -49,34 +50,79 @@ END_EVENT = "closed"  # the sidebar closes its EventSource on this (sse-close)
 STREAMS_FULL_RETRY_SECONDS = 5  # Retry-After of a stream refused for the limit
 
 
+@dataclass(frozen=True, slots=True)
+class StreamBounds:
+    """How many streams this process holds: in all, per principal, and how many of them
+    sidebar sessions may not take (kept for integrations with an API key)."""
+
+    limit: int  # 0: no limit
+    per_agent: int  # 0: no limit
+    per_key: int  # 0: no limit of its own
+    kept_for_keys: int
+
+
 class StreamSlots:
     """The open streams of this process, counted so that they can be bounded: each holds
     a server thread for its whole life, and threads taken by streams cannot answer notes
-    or pages."""
+    or pages. Counted per principal too (an API key, or a sidebar agent with all its
+    sessions), so that a few callers cannot take every slot (issue 12, item 13: three
+    anonymous demo sessions held 421 of 448)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.open = 0
+        self.sessions = 0  # of them, sidebar streams
+        self.by_principal: dict[str, int] = {}
 
-    def take(self, limit: int) -> bool:
-        """Count one more open stream, unless `limit` (> 0) are open already."""
+    def take(self, bounds: StreamBounds, principal: str, *, session: bool) -> str | None:
+        """Count one more open stream for `principal`; None when taken, else why not (a
+        sentence naming the setting)."""
         with self._lock:
-            if 0 < limit <= self.open:
-                return False
+            if 0 < bounds.limit <= self.open:
+                return (
+                    f"this server process holds its limit of {bounds.limit} open event "
+                    "streams (TRUSTLINE_MAX_STREAMS)"
+                )
+            if session and bounds.limit > 0:
+                room = bounds.limit - bounds.kept_for_keys
+                if self.sessions >= room:
+                    return (
+                        f"sidebar sessions hold {room} open event streams here, all they may: "
+                        f"{bounds.kept_for_keys} are kept for API keys "
+                        "(TRUSTLINE_STREAMS_KEPT_FOR_KEYS_PERCENT)"
+                    )
+            own = bounds.per_agent if session else bounds.per_key
+            held = self.by_principal.get(principal, 0)
+            if own > 0 and held >= own:
+                setting = (
+                    "TRUSTLINE_MAX_STREAMS_PER_AGENT"
+                    if session
+                    else "TRUSTLINE_MAX_STREAMS_PER_KEY"
+                )
+                who = "this agent (all its sidebar sessions)" if session else "this API key"
+                return f"{who} holds {held} open event streams here, all it may ({setting})"
             self.open += 1
-            return True
+            self.sessions += int(session)
+            self.by_principal[principal] = held + 1
+            return None
 
-    def give_back(self) -> None:
+    def give_back(self, principal: str, *, session: bool) -> None:
         with self._lock:
             self.open -= 1
+            self.sessions -= int(session)
+            left = self.by_principal.get(principal, 1) - 1
+            if left > 0:
+                self.by_principal[principal] = left
+            else:
+                self.by_principal.pop(principal, None)
 
-    def giver(self) -> Callable[[], None]:
+    def giver(self, principal: str, *, session: bool) -> Callable[[], None]:
         """A function that gives one slot back the first time it is called."""
         slot = [self]
 
         def give() -> None:
             with suppress(IndexError):  # list.pop is atomic: one caller gets the slot
-                slot.pop().give_back()
+                slot.pop().give_back(principal, session=session)
 
         return give
 
@@ -93,6 +139,19 @@ def stream_limit(config: Any) -> int:
         return configured
     threads = int(config.get("TRUSTLINE_SERVE_THREADS") or 0)
     return max(1, threads - max(4, threads // 8)) if threads > 0 else 0
+
+
+def stream_bounds(config: Any) -> StreamBounds:
+    """This process's stream bounds from the settings (see `stream_limit`)."""
+    limit = stream_limit(config)
+    percent = int(config.get("TRUSTLINE_STREAMS_KEPT_FOR_KEYS_PERCENT") or 0)
+    kept = min(limit - 1, -(-limit * percent // 100)) if limit > 0 and percent > 0 else 0
+    return StreamBounds(
+        limit=limit,
+        per_agent=int(config.get("TRUSTLINE_MAX_STREAMS_PER_AGENT") or 0),
+        per_key=int(config.get("TRUSTLINE_MAX_STREAMS_PER_KEY") or 0),
+        kept_for_keys=max(0, kept),
+    )
 
 
 def format_event(data: str, *, event: str | None = None, event_id: int | None = None) -> str:
@@ -130,6 +189,7 @@ def stream(customer_id: str) -> Any:
             return problem(exc.status, exc.code, exc.message)
         if not principal.allows("read"):
             return problem(403, "forbidden", "this API key lacks the 'read' scope")
+        holder = principal.subject or principal.name
     else:
         viewer = current_agent()
         if viewer is None:
@@ -138,6 +198,7 @@ def stream(customer_id: str) -> Any:
                 "unauthorized",
                 "open the sidebar, or send Authorization: Bearer <api key> (read scope)",
             )
+        holder = f"agent:{viewer.issuer}:{viewer.id}"  # all the agent's sessions together
     db = get_db()
     exists = (
         find_customer(db, viewer, customer_id) is not None
@@ -152,14 +213,10 @@ def stream(customer_id: str) -> Any:
         return problem(400, "invalid_request", "Last-Event-ID and 'after' must be integers")
     if after_id is None:
         after_id = last_event_id(db, customer_id)
-    limit = stream_limit(current_app.config)
-    if not SLOTS.take(limit):
-        resp = problem(
-            503,
-            "too_many_streams",
-            f"this server process holds its limit of {limit} open event streams "
-            "(TRUSTLINE_MAX_STREAMS); retry shortly",
-        )
+    session = viewer is not None
+    refused = SLOTS.take(stream_bounds(current_app.config), holder, session=session)
+    if refused is not None:
+        resp = problem(503, "too_many_streams", f"{refused}; retry shortly")
         resp.headers["Retry-After"] = str(STREAMS_FULL_RETRY_SECONDS)
         return resp
     close_db()  # held for the stream's life, it would be one handle per stream
@@ -170,7 +227,8 @@ def stream(customer_id: str) -> Any:
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
-    resp.call_on_close(SLOTS.giver())  # the server closes every response it was given
+    # The server closes every response it was given.
+    resp.call_on_close(SLOTS.giver(holder, session=session))
     return resp
 
 
