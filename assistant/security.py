@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
-from flask import Flask, Response, current_app, request, session
+from flask import Flask, Response, current_app, request
 
 from .api.errors import problem
 from .auth import AuthError, bearer_key, current_principal
@@ -131,10 +131,12 @@ def caller() -> str | None:
             if key is None:
                 return None
             return "unknown:" + hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:32]
-    agent = session.get("agent") if request.cookies else None
-    if isinstance(agent, dict):
-        # The CSRF token is drawn fresh at each launch: one bucket per agent session.
-        return f"session:{agent.get('id')}:{session.get('csrf', '')}"
+    from .sidebar.session import current_agent, session_token
+
+    token = session_token()
+    if token is not None and current_agent() is not None:
+        # One bucket per agent session (a new token at each launch).
+        return "session:" + hashlib.sha256(token.encode("utf-8")).hexdigest()[:32]
     return None
 
 

@@ -38,6 +38,14 @@ SETTINGS: tuple[Setting, ...] = (
         "launches a new session with a fresh token after that.",
     ),
     Setting(
+        "TRUSTLINE_SINGLE_SESSION_ISSUERS",
+        "",
+        "Hosts (launch token issuers), space- or comma-separated, whose every launch ends "
+        "the agent's older sidebar sessions from that host, as the launch claim "
+        "end_other_sessions does for one launch. Sessions are kept server-side; "
+        "`trustline sessions list|revoke` shows and ends them.",
+    ),
+    Setting(
         "TRUSTLINE_FRAME_ANCESTORS",
         "'self'",
         "CSP frame-ancestors sources allowed to frame the sidebar, space-separated (e.g. "

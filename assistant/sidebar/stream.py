@@ -35,13 +35,14 @@ from .. import profile as domain
 from ..api.errors import MAX_ROW_ID, MIN_ROW_ID, problem
 from ..auth import AuthError, current_principal
 from ..engine import get_policy
+from ..store import sessions
 from ..store.db import close_db, database_path, get_db, pooled
 from ..store.events import after as events_after
 from . import bp
-from .config import sidebar_config
+from .config import SidebarConfig, sidebar_config
 from .hub import HandedOut, hub_for
 from .panels import find_customer, last_event_id, profile_panel
-from .session import Agent, csrf_token, current_agent
+from .session import Agent, csrf_token, current_agent, session_token
 
 EVENTS_PAGE = 500  # events read from the table at once when a stream catches up
 GONE_CHECK_SECONDS = 1.0  # how often an idle stream checks that its client is still there
@@ -221,7 +222,8 @@ def stream(customer_id: str) -> Any:
         return resp
     close_db()  # held for the stream's life, it would be one handle per stream
     client = request.environ.get("gunicorn.socket")  # to notice a client that left
-    events = _events(database_path(current_app), customer_id, after_id, viewer, client)
+    token = session_token() if viewer is not None else None
+    events = _events(database_path(current_app), customer_id, after_id, viewer, client, token)
     resp = Response(
         stream_with_context(events),
         mimetype="text/event-stream",
@@ -256,6 +258,7 @@ def _events(
     after_id: int,
     viewer: Agent | None,
     client: socket.socket | None = None,
+    token: str | None = None,
 ) -> Iterator[str]:
     config = sidebar_config()
     started = last_write = time.monotonic()
@@ -268,6 +271,9 @@ def _events(
         while True:
             batch = [e for e in pending if int(e["id"]) > last]  # the hub may repeat some
             gone = any(e["type"] == "customer.erased" for e in batch)
+            if token is not None and (batch or now_due(last_write, config)) and _ended(path, token):
+                yield format_event("session ended", event=END_EVENT)  # a revoked session
+                return
             if batch and not gone:
                 last = int(batch[-1]["id"])
                 if viewer is None:  # one write for the batch: a note makes several events
@@ -304,6 +310,18 @@ def _events(
                     return
     finally:
         sub.close()
+
+
+def now_due(last_write: float, config: SidebarConfig) -> bool:
+    """Whether a heartbeat is due on a stream last written at `last_write`."""
+    return time.monotonic() - last_write >= config.heartbeat_seconds
+
+
+def _ended(path: str, token: str) -> bool:
+    """Whether the sidebar session of `token` has ended or expired since its stream
+    began (checked before each update and each heartbeat, not each second)."""
+    with pooled(path) as db:
+        return sessions.active(db, token) is None
 
 
 def _client_left(client: socket.socket) -> bool:
