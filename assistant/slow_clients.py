@@ -41,6 +41,8 @@ from gunicorn.workers.gthread import TConn, ThreadWorker  # type: ignore[import-
 HEAD_MAX_BYTES = 64 * 1024  # Trustline's requests carry a few hundred bytes of headers
 RECV_BYTES = 64 * 1024
 OPEN_FILES_SPARE = 256  # descriptors a worker needs beside its connections
+EMFILE_PAUSE_SECONDS = 0.05  # out of descriptors: the event loop pauses this long
+EMFILE_LOG_SECONDS = 10.0
 
 MORE, READY = "more", "ready"  # what a request's bytes so far amount to
 HEAD_TOO_LARGE, BODY_TOO_LARGE = "head too large", "body too large"
@@ -225,6 +227,7 @@ class PreReadingThreadWorker(ThreadWorker):  # type: ignore[misc]
             self.read_limits = limits
         self.reading: dict[GuardedConn, _Reading] = {}
         self.per_client: dict[str, int] = {}
+        self._emfile_logged = -EMFILE_LOG_SECONDS
         cleartext_h2 = getattr(self.cfg, "http2_cleartext", "off")
         self.guarded = not self.cfg.is_ssl and cleartext_h2 not in ("prior-knowledge", "both")
         raise_open_files(self.worker_connections + OPEN_FILES_SPARE)
@@ -237,8 +240,13 @@ class PreReadingThreadWorker(ThreadWorker):  # type: ignore[misc]
             sock, addr = listener.accept()
         except OSError as e:
             if e.errno in (errno.EMFILE, errno.ENFILE):
-                self.log.warning("out of file descriptors; not accepting for now")
-                self.set_accept_enabled(False)  # the main loop enables it again
+                # The connection waits in the listen backlog; the main loop tries again
+                # after this pause, logging once in a while rather than at each try.
+                now = time.monotonic()
+                if now >= self._emfile_logged + EMFILE_LOG_SECONDS:
+                    self._emfile_logged = now
+                    self.log.warning("out of file descriptors: accepting paused")
+                time.sleep(EMFILE_PAUSE_SECONDS)
                 return
             if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
                 raise
