@@ -815,6 +815,46 @@ def test_demo_sessions_see_demo_customers_only(
     assert client.get("/customers/real-1/stream").status_code == 404
 
 
+def test_anonymous_demo_visitors_cannot_take_the_stream_slots(
+    make_app: Callable[..., Flask], extractor: Extractor
+) -> None:
+    # issue 12, item 13: three anonymous demo sessions took 421 of 448 stream slots, and
+    # API streams then got 503. Every demo visitor is the same demo agent.
+    app = make_app(
+        TRUSTLINE_SECRET_KEY="demo-key-" + "d" * 40, TRUSTLINE_DEMO=True, TRUSTLINE_MAX_STREAMS=224
+    )
+    with app.app_context():
+        from assistant.store.db import get_db
+
+        seed(get_db(), extractor, load_policy())
+        reader = create_key(get_db(), "integration", ["read"])
+    path = f"/customers/{CUSTOMERS[0].id}/stream"
+    held, refused = [], 0
+    try:
+        for _ in range(3):
+            visitor = app.test_client()
+            src = re.search(r'src="(/sidebar/launch[^"]+)"', html(visitor.get("/")))
+            assert src
+            visitor.get(src.group(1).replace("&amp;", "&"))
+            for _ in range(50):
+                resp = visitor.get(path, buffered=False)
+                if resp.status_code == 200:
+                    held.append(resp)
+                else:
+                    assert resp.status_code == 503
+                    refused += 1
+        assert len(held) == app.config["TRUSTLINE_MAX_STREAMS_PER_AGENT"]
+        assert refused == 150 - len(held)
+        api = app.test_client().get(
+            path, headers={"Authorization": f"Bearer {reader}"}, buffered=False
+        )
+        held.append(api)
+        assert api.status_code == 200
+    finally:
+        for resp in reversed(held):
+            resp.close()
+
+
 def test_without_the_demo_the_root_explains_how_to_launch(client: FlaskClient) -> None:
     page = html(client.get("/"))
     assert "Trustline is running" in page and "/sidebar/launch" in page
