@@ -19,7 +19,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     app.config["MAX_CONTENT_LENGTH"] = app.config["TRUSTLINE_MAX_REQUEST_BYTES"]
 
-    from . import api, auth, engine, security, sidebar, webhooks
+    from . import api, auth, engine, extraction_limits, security, sidebar, webhooks
     from .api.errors import http_error as api_http_error
     from .store import db, failures
 
@@ -30,6 +30,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     sidebar.init_app(app)
     webhooks.init_app(app)
     security.init_app(app)
+    extraction_limits.init_app(app)
     failures.init_app(app)  # disk full, read-only: 503 with Retry-After, not 500
 
     @app.errorhandler(HTTPException)

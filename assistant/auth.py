@@ -34,6 +34,9 @@ class AuthError(Exception):
 class Principal:
     name: str
     scopes: frozenset[str]
+    # Stable and unique per key, whatever way its header was written: rate limits and
+    # stream slots are counted on it.
+    subject: str = ""
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes or "admin" in self.scopes
@@ -75,15 +78,22 @@ def principal_for(key: str) -> Principal | None:
     digest = hash_key(key)
     allowed: frozenset[str] = current_app.config["TRUSTLINE_API_KEY_HASHES"]
     if any(hmac.compare_digest(digest, h) for h in allowed):
-        return Principal("config-key", frozenset(SCOPES))
+        return Principal("config-key", frozenset(SCOPES), f"config:{digest[:32]}")
     found = row(
         get_db(),
-        "SELECT name, scopes FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
+        "SELECT id, name, scopes FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
         [digest],
     )
     if found is None:
         return None
-    return Principal(found["name"], frozenset(found["scopes"].split()))
+    return Principal(found["name"], frozenset(found["scopes"].split()), f"key:{found['id']}")
+
+
+def bearer_key() -> str | None:
+    """The key of this request's `Authorization: Bearer <key>` header (the scheme in any
+    case, spaces around the key dropped), or None."""
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    return key.strip() or None if scheme.lower() == "bearer" else None
 
 
 def current_principal() -> Principal:
@@ -91,8 +101,8 @@ def current_principal() -> Principal:
     cached: Principal | None = g.get("principal")
     if cached is not None:
         return cached
-    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-    principal = principal_for(key.strip()) if scheme.lower() == "bearer" and key else None
+    key = bearer_key()
+    principal = principal_for(key) if key else None
     if principal is None:
         raise AuthError(401, "unauthorized", "send Authorization: Bearer <api key>")
     g.principal = principal

@@ -312,6 +312,8 @@ def policy_report() -> None:
     click.echo(processing_report(load_policy(BY_NAME["TRUSTLINE_POLICY"].read() or None)))
 
 
+from .sidebar.cli import sessions  # noqa: E402
 from .webhooks.cli import webhooks  # noqa: E402
 
 main.add_command(webhooks)
+main.add_command(sessions)

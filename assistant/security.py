@@ -20,9 +20,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
-from flask import Flask, Response, current_app, request, session
+from flask import Flask, Response, current_app, request
 
 from .api.errors import problem
+from .auth import AuthError, bearer_key, current_principal
 
 # The app's own pages set a strict CSP (assistant/sidebar/headers.py); everything else
 # (JSON, problem documents, errors) renders nothing, so it may load and frame nothing.
@@ -115,15 +116,27 @@ class RateLimiter:
 
 
 def caller() -> str | None:
-    """Who is calling: a digest of the bearer key, or the agent session; None if neither
-    (such a request is refused by authentication anyway, or is public)."""
-    auth = request.headers.get("Authorization", "")
-    if auth:
-        return "key:" + hashlib.sha256(auth.encode("utf-8", "replace")).hexdigest()[:32]
-    agent = session.get("agent") if request.cookies else None
-    if isinstance(agent, dict):
-        # The CSRF token is drawn fresh at each launch: one bucket per agent session.
-        return f"session:{agent.get('id')}:{session.get('csrf', '')}"
+    """Who is calling: the principal a bearer key authenticates, or the agent session;
+    None if neither (such a request is refused by authentication anyway, or is public).
+
+    Keyed on the principal, not on the header's text: `bearer  KEY` and `Bearer KEY`
+    are one caller with one bucket (issue 12, item 11).
+    """
+    if request.headers.get("Authorization"):
+        try:
+            return current_principal().subject
+        except AuthError:
+            # A key nobody holds (answered 401) is held back too, spelt either way.
+            key = bearer_key()
+            if key is None:
+                return None
+            return "unknown:" + hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:32]
+    from .sidebar.session import current_agent, session_token
+
+    token = session_token()
+    if token is not None and current_agent() is not None:
+        # One bucket per agent session (a new token at each launch).
+        return "session:" + hashlib.sha256(token.encode("utf-8")).hexdigest()[:32]
     return None
 
 

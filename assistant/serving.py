@@ -5,6 +5,9 @@ Why these choices:
 
 * `preload_app`: the master builds the app and loads the pipeline before forking, so
   workers share its memory copy-on-write and a missing model fails before any fork.
+* Slow clients cost a buffer, not a thread: each worker reads every request in full in
+  its event loop, within deadlines, before a thread serves it, and bounds the
+  connections of each client address (`slow_clients.py`).
 * `gthread` workers: an open SSE stream holds one thread (it polls the events table and
   sleeps), so threads per worker bound the streams per worker; a thread is cheap next to
   a process, and the extraction itself is CPU work the GIL would serialise in a
@@ -31,7 +34,8 @@ from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
-from gunicorn.workers.gthread import ThreadWorker  # type: ignore[import-untyped]
+
+from .slow_clients import OPEN_FILES_SPARE, PreReadingThreadWorker, ReadLimits, raise_open_files
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +63,12 @@ class Traffic:
 
 TRAFFIC = Traffic()
 EXIT_CHECK_SECONDS = 0.05
+WORKER_CONNECTIONS = 4096  # per worker, open files permitting (see run)
 
 
-class StreamingThreadWorker(ThreadWorker):  # type: ignore[misc]
-    """gunicorn's threaded worker, whose graceful stop does not wait for event streams.
+class StreamingThreadWorker(PreReadingThreadWorker):
+    """gunicorn's threaded worker, reading each request before a thread takes it
+    (`slow_clients.py`), whose graceful stop does not wait for event streams.
 
     On SIGTERM it stops accepting as usual; once nothing but open streams is left (every
     other request answered, every write committed) it exits, closing the streams. A
@@ -168,9 +174,12 @@ def _close(body: Iterable[bytes]) -> None:
 class TrustlineServer(BaseApplication):  # type: ignore[misc]
     """A gunicorn application serving an app that is already built."""
 
-    def __init__(self, app: Flask, options: dict[str, Any]) -> None:
+    def __init__(
+        self, app: Flask, options: dict[str, Any], read_limits: ReadLimits | None = None
+    ) -> None:
         self.application = app
         self.options = options
+        self.read_limits = read_limits or ReadLimits()  # the workers read it
         super().__init__()
 
     def load_config(self) -> None:
@@ -197,8 +206,9 @@ def gunicorn_options(
         "workers": workers,
         "threads": threads,
         "worker_class": StreamingThreadWorker,
-        # Every open stream is a connection: allow all threads to hold one.
-        "worker_connections": max(1000, threads * 2),
+        # Every open stream is a connection, and a slow client's connection costs only
+        # a buffer (slow_clients.py): many may be open while all threads are busy.
+        "worker_connections": max(WORKER_CONNECTIONS, threads * 4),
         "preload_app": True,
         "graceful_timeout": graceful_timeout,
         # gthread workers notify the master from their main loop, so a long stream does
@@ -370,7 +380,13 @@ def run(
         graceful_timeout=graceful_timeout,
         on_exit=on_exit,
     )
+    # Each connection is a file: raise the soft limit (inherited by the workers) so that
+    # a crowd of slow clients meets TRUSTLINE_MAX_CONNECTIONS_PER_CLIENT, not EMFILE.
+    wanted = options["worker_connections"] + OPEN_FILES_SPARE
+    options["worker_connections"] = min(
+        options["worker_connections"], raise_open_files(wanted) - OPEN_FILES_SPARE
+    )
     try:
-        TrustlineServer(app, options).run()
+        TrustlineServer(app, options, ReadLimits.from_config(app.config)).run()
     finally:
         on_exit(None)  # also when gunicorn could not start (the port taken, say)

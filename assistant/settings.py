@@ -34,6 +34,26 @@ CORE: tuple[Setting, ...] = (
         "Longest text accepted for extraction, in characters; longer ones get a clear error.",
     ),
     Setting(
+        "TRUSTLINE_MAX_REQUEST_TEXTS",
+        256,
+        "Most texts one extraction request may carry (`items` of POST /api/v1/extract); "
+        "400 beyond.",
+    ),
+    Setting(
+        "TRUSTLINE_MAX_REQUEST_CHARS",
+        300_000,
+        "Most characters one request may send to extraction, all its texts together "
+        "(413 beyond); each text is also bounded by TRUSTLINE_MAX_TEXT_CHARS.",
+    ),
+    Setting(
+        "TRUSTLINE_MAX_CALLER_CHARS",
+        600_000,
+        "Most characters one caller (API key or agent session) may have queued for or in "
+        "extraction at once in a server process; a request beyond gets 429 with "
+        "Retry-After until the caller's earlier requests are answered. 0: no limit. Keep "
+        "it at least TRUSTLINE_MAX_REQUEST_CHARS.",
+    ),
+    Setting(
         "TRUSTLINE_MAX_REQUEST_BYTES",
         2_000_000,
         "Largest HTTP request body accepted by the API, in bytes (413 beyond).",
@@ -76,6 +96,28 @@ CORE: tuple[Setting, ...] = (
         20,
         "Seconds a stopping `trustline serve` gives requests in flight to end "
         "before killing workers.",
+    ),
+    Setting(
+        "TRUSTLINE_HEADER_TIMEOUT",
+        10,
+        "Seconds a client has to send a request's whole head (request line and headers), "
+        "from its connection or from the first byte of its next request on a kept-alive "
+        "one; beyond, 408 and the connection is closed. Requests are read by each "
+        "worker's event loop before a thread serves them, so a slow client holds no "
+        "thread meanwhile.",
+    ),
+    Setting(
+        "TRUSTLINE_BODY_TIMEOUT",
+        30,
+        "Seconds a client has to send a request's whole body once its head is in; "
+        "beyond, 408 and the connection is closed.",
+    ),
+    Setting(
+        "TRUSTLINE_MAX_CONNECTIONS_PER_CLIENT",
+        256,
+        "Connections one client address may hold open to each server process at once "
+        "(open event streams included); one more gets 429 and is closed. 0: no limit. "
+        "Raise it when many agents reach the server from one address (a NAT, a proxy).",
     ),
     Setting(
         "TRUSTLINE_RATE_LIMIT_PER_MINUTE",

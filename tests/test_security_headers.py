@@ -90,6 +90,24 @@ def test_buckets_are_per_key(limited: Flask, api_key: str) -> None:
     assert client.get("/healthz").status_code == 200  # never limited
 
 
+@pytest.mark.parametrize(
+    "header",
+    ["Bearer  {key}", "bearer {key}", "BEARER {key}", "Bearer {key} ", "Bearer \t{key}"],
+)
+def test_one_key_has_one_bucket_however_its_header_is_written(
+    limited: Flask, api_key: str, header: str
+) -> None:
+    # issue 12, item 11: the bucket was keyed on the raw header, so another spelling of
+    # the same key got a fresh one (400 of 400 passed).
+    client = limited.test_client()
+    for _ in range(3):
+        assert _extract(client, api_key).status_code == 200
+    written = {"Authorization": header.format(key=api_key)}
+    resp = client.post("/api/v1/extract", headers=written, json={"text": "hi"})
+    assert resp.status_code == 429
+    assert _extract(client, api_key).status_code == 429
+
+
 def test_an_agent_session_has_its_own_bucket(limited: Flask, api_key: str) -> None:
     for _ in range(4):
         _extract(limited.test_client(), api_key)  # the key's bucket is empty now

@@ -588,6 +588,24 @@ def test_too_long_notes_are_explained_not_processed(client: FlaskClient, custome
     assert huge.status_code == 413 and huge.headers["HX-Retarget"] == "#flash"
 
 
+def test_a_note_over_the_request_bound_is_refused_and_not_stored(
+    client: FlaskClient, db: Any, customer: str
+) -> None:
+    # issue 12, item 6: the sidebar's notes and previews queue extraction too
+    client.application.config["TRUSTLINE_MAX_REQUEST_CHARS"] = 20
+    csrf = sign_in(client)
+    notes = rows(db, "SELECT COUNT(*) AS n FROM notes")[0]["n"]
+    for action in ("preview", "notes"):
+        resp = client.post(
+            f"/sidebar/customers/{customer}/{action}",
+            data={"text": "Now prefers phone calls."},
+            headers=hx(csrf),
+        )
+        assert resp.status_code == 413 and resp.headers["HX-Retarget"] == "#flash"
+        assert "TRUSTLINE_MAX_REQUEST_CHARS" in html(resp)
+    assert rows(db, "SELECT COUNT(*) AS n FROM notes")[0]["n"] == notes
+
+
 def test_markup_in_notes_renders_inert(client: FlaskClient, customer: str) -> None:
     csrf = sign_in(client)
     text = 'Prefers sms. <script>alert(1)</script> <img src=x onerror="alert(2)"> likes chess sets'
@@ -797,6 +815,46 @@ def test_demo_sessions_see_demo_customers_only(
     assert client.get("/customers/real-1/stream").status_code == 404
 
 
+def test_anonymous_demo_visitors_cannot_take_the_stream_slots(
+    make_app: Callable[..., Flask], extractor: Extractor
+) -> None:
+    # issue 12, item 13: three anonymous demo sessions took 421 of 448 stream slots, and
+    # API streams then got 503. Every demo visitor is the same demo agent.
+    app = make_app(
+        TRUSTLINE_SECRET_KEY="demo-key-" + "d" * 40, TRUSTLINE_DEMO=True, TRUSTLINE_MAX_STREAMS=224
+    )
+    with app.app_context():
+        from assistant.store.db import get_db
+
+        seed(get_db(), extractor, load_policy())
+        reader = create_key(get_db(), "integration", ["read"])
+    path = f"/customers/{CUSTOMERS[0].id}/stream"
+    held, refused = [], 0
+    try:
+        for _ in range(3):
+            visitor = app.test_client()
+            src = re.search(r'src="(/sidebar/launch[^"]+)"', html(visitor.get("/")))
+            assert src
+            visitor.get(src.group(1).replace("&amp;", "&"))
+            for _ in range(50):
+                resp = visitor.get(path, buffered=False)
+                if resp.status_code == 200:
+                    held.append(resp)
+                else:
+                    assert resp.status_code == 503
+                    refused += 1
+        assert len(held) == app.config["TRUSTLINE_MAX_STREAMS_PER_AGENT"]
+        assert refused == 150 - len(held)
+        api = app.test_client().get(
+            path, headers={"Authorization": f"Bearer {reader}"}, buffered=False
+        )
+        held.append(api)
+        assert api.status_code == 200
+    finally:
+        for resp in reversed(held):
+            resp.close()
+
+
 def test_without_the_demo_the_root_explains_how_to_launch(client: FlaskClient) -> None:
     page = html(client.get("/"))
     assert "Trustline is running" in page and "/sidebar/launch" in page
@@ -885,6 +943,81 @@ def test_streams_beyond_the_limit_get_503_and_a_closed_stream_frees_its_slot(
     for resp in [again, *held]:  # last opened first: each holds its request context
         resp.close()
     assert SLOTS.open == before
+
+
+def test_one_agent_holds_a_bounded_number_of_streams_with_all_its_sessions(
+    app: Flask, customer: str, reader: str
+) -> None:
+    # issue 12, item 13: three anonymous demo sessions took 421 of 448 stream slots
+    app.config["TRUSTLINE_MAX_STREAMS_PER_AGENT"] = 3
+    path = f"/customers/{customer}/stream"
+    first, second, other = app.test_client(), app.test_client(), app.test_client()
+    sign_in(first, agent_id="agent-streams")
+    sign_in(second, agent_id="agent-streams")  # another session of the same agent
+    sign_in(other, agent_id="agent-other")
+    held = [first.get(path, buffered=False) for _ in range(2)]
+    held.append(second.get(path, buffered=False))
+    try:
+        assert [r.status_code for r in held] == [200] * 3
+        refused = second.get(path)
+        assert refused.status_code == 503 and refused.headers["Retry-After"] == "5"
+        assert refused.json is not None and refused.json["error"] == "too_many_streams"
+        assert "TRUSTLINE_MAX_STREAMS_PER_AGENT" in refused.json["detail"]
+        extra = other.get(path, buffered=False)  # another agent is not held back
+        held.append(extra)
+        assert extra.status_code == 200, extra.get_data(as_text=True)
+        key = first.get(path, headers={"Authorization": f"Bearer {reader}"}, buffered=False)
+        held.append(key)
+        assert key.status_code == 200
+    finally:
+        for resp in reversed(held):
+            resp.close()
+    again = first.get(path, buffered=False)  # closed streams give their slots back
+    assert again.status_code == 200
+    again.close()
+
+
+def test_sidebar_sessions_leave_slots_kept_for_api_keys(
+    app: Flask, customer: str, reader: str
+) -> None:
+    before_open, before_sessions = SLOTS.open, SLOTS.sessions
+    limit = before_open + 8
+    app.config.update(
+        TRUSTLINE_MAX_STREAMS=limit,
+        TRUSTLINE_STREAMS_KEPT_FOR_KEYS_PERCENT=50,
+        TRUSTLINE_MAX_STREAMS_PER_AGENT=0,
+    )
+    kept = -(-limit // 2)
+    path, auth = f"/customers/{customer}/stream", {"Authorization": f"Bearer {reader}"}
+    agent = app.test_client()
+    sign_in(agent, agent_id="agent-crowd")
+    held = []
+    try:
+        refused = None
+        for _ in range(limit):  # bounded: sessions are refused before the process is full
+            resp = agent.get(path, buffered=False)
+            if resp.status_code != 200:
+                refused = resp
+                break
+            held.append(resp)
+        sessions = len(held)
+        assert sessions == max(0, limit - kept - before_sessions)
+        assert refused is not None and refused.status_code == 503
+        assert "TRUSTLINE_STREAMS_KEPT_FOR_KEYS_PERCENT" in refused.get_data(as_text=True)
+        keys = 0
+        for _ in range(limit):
+            resp = agent.get(path, headers=auth, buffered=False)
+            if resp.status_code != 200:
+                assert "TRUSTLINE_MAX_STREAMS" in resp.get_data(as_text=True)
+                break
+            held.append(resp)
+            keys += 1
+        assert keys == limit - before_open - sessions
+        assert keys + (before_open - before_sessions) >= kept  # all API-key streams here
+    finally:
+        for resp in reversed(held):
+            resp.close()
+    assert SLOTS.open == before_open
 
 
 def test_a_live_update_sends_facts_sent_before_as_stand_ins(

@@ -296,6 +296,23 @@ def test_loopback_targets_are_refused_without_the_allow_list(
     assert "loopback" in dead[0]["last_error"]
 
 
+def test_a_refused_target_never_holds_back_another_subscription(
+    app: Flask, db: sqlite_utils.Database, receiver: Receiver
+) -> None:
+    # issue 12: a subscription refused by the guard (here one made before the check at
+    # subscription time, or whose name now resolves inside) keeps retrying on its own
+    # chain; every other subscription gets the same customer's events in order.
+    refused, _ = subscribe(db, "http://10.255.0.1:9/hooks")
+    subscribe(db, receiver.url)
+    for n in range(3):
+        emit(db, "c-1", n)
+    deliver(app)
+    assert [p["data"]["n"] for p in receiver.processed.values()] == [0, 1, 2]
+    mine = deliveries.listing(db, subscription_id=refused)
+    assert mine and all(d["status"] != "delivered" for d in mine)
+    assert any("TRUSTLINE_WEBHOOK_ALLOWED_NETWORKS" in (d["last_error"] or "") for d in mine)
+
+
 @pytest.mark.parametrize(
     ("url", "kind"),
     [

@@ -174,6 +174,65 @@ def test_cli_refuses_bad_input_with_a_message(cli: Callable[..., str]) -> None:
     assert "give delivery ids" in cli("replay", code=2)
 
 
+# issue 12: a subscription to a refused address was accepted silently; the refusal showed
+# only in its deliveries, retried on the normal back-off.
+REFUSED_TARGETS = [
+    "http://127.0.0.1:9/hooks",
+    "http://localhost:9/hooks",
+    "http://[::1]:9/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://[64:ff9b::7f00:1]/",
+    "http://169.254.169.254/latest/meta-data",
+    "https://10.1.2.3/",
+]
+
+
+@pytest.mark.parametrize("url", REFUSED_TARGETS)
+def test_a_refused_target_is_refused_when_added_through_the_api(
+    make_app: Callable[..., Flask], api_headers: dict[str, str], url: str
+) -> None:
+    client = make_app(**FAST | {"TRUSTLINE_WEBHOOK_ALLOWED_NETWORKS": ""}).test_client()
+    resp = client.post(API, json={"url": url}, headers=api_headers)
+    assert resp.status_code == 400
+    body = resp.json
+    assert body is not None and body["error"] == "refused_target"
+    assert "TRUSTLINE_WEBHOOK_ALLOWED_NETWORKS" in body["detail"]
+    assert client.get(API, headers=api_headers).json["subscriptions"] == []
+
+
+def test_a_refused_target_is_refused_on_a_url_change(
+    make_app: Callable[..., Flask], api_headers: dict[str, str]
+) -> None:
+    client = make_app(**FAST | {"TRUSTLINE_WEBHOOK_ALLOWED_NETWORKS": ""}).test_client()
+    sub = client.post(API, json={"url": "https://crm.example/hooks"}, headers=api_headers).json
+    assert sub is not None
+    resp = client.patch(
+        f"{API}/{sub['id']}", json={"url": "http://127.0.0.1:9/"}, headers=api_headers
+    )
+    assert resp.status_code == 400 and resp.json["error"] == "refused_target"
+    assert "loopback" in resp.json["detail"]
+    assert client.get(f"{API}/{sub['id']}", headers=api_headers).json["url"] == (
+        "https://crm.example/hooks"
+    )
+
+
+def test_the_allow_list_lets_a_loopback_target_be_added(
+    client: FlaskClient, api_headers: dict[str, str]
+) -> None:
+    resp = client.post(API, json={"url": "http://127.0.0.1:9/hooks"}, headers=api_headers)
+    assert resp.status_code == 201  # FAST allows 127.0.0.0/8
+
+
+def test_cli_refuses_a_refused_target_with_the_reason_and_the_setting(
+    cli: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRUSTLINE_WEBHOOK_ALLOWED_NETWORKS", "")
+    out = cli("add", "http://localhost:9/hooks", code=1)
+    assert "loopback" in out and "TRUSTLINE_WEBHOOK_ALLOWED_NETWORKS" in out
+    assert "whsec_" not in out
+    assert "localhost" not in cli("list")
+
+
 def test_cli_worker_deliveries_replay_and_erasures(
     cli: Callable[..., str], receiver: Receiver, tmp_path: Path
 ) -> None:

@@ -144,6 +144,40 @@ def test_public_addresses_are_allowed(address: str) -> None:
     assert why_refused(ipaddress.ip_address(address), []) is None
 
 
+@pytest.mark.parametrize(
+    "address",
+    [
+        "::127.0.0.1",  # IPv4-compatible
+        "::10.0.0.1",
+        "::ffff:0:127.0.0.1",  # IPv4-translated (SIIT)
+        "64:ff9b::127.0.0.1",  # NAT64, well-known prefix
+        "64:ff9b::169.254.169.254",
+        "64:ff9b:1::7f00:1",  # NAT64, local-use prefix
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "2002:a00:1::1",  # 6to4 of 10.0.0.1
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo, client 127.0.0.1
+        "2001:0:7f00:1:8000:63bf:7bff:fffe",  # Teredo, server 127.0.0.1
+        "2606:4700::5efe:7f00:1",  # ISATAP, interface id of 127.0.0.1
+        "2606:4700::200:5efe:a00:1",  # ISATAP, 10.0.0.1
+    ],
+)
+def test_ipv6_forms_of_a_refused_ipv4_address_are_refused(address: str) -> None:
+    # issue 12, item 12: these passed the guard
+    reason = why_refused(ipaddress.ip_address(address), [])
+    assert reason is not None
+    assert "TRUSTLINE_WEBHOOK_ALLOWED_NETWORKS" in reason
+    with pytest.raises(RefusedAddress):
+        checked_addresses(address, 443, [], lambda host, port: [])
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["64:ff9b::8.8.8.8", "2002:808:808::1", "2606:4700::5efe:808:808", "::ffff:8.8.8.8"],
+)
+def test_ipv6_forms_of_a_public_ipv4_address_are_allowed(address: str) -> None:
+    assert why_refused(ipaddress.ip_address(address), []) is None
+
+
 def test_the_allow_list_opens_exactly_its_networks() -> None:
     allowed = parse_networks("127.0.0.0/8, 10.20.0.0/16")
     assert why_refused(ipaddress.ip_address("127.0.0.1"), allowed) is None

@@ -12,6 +12,7 @@ from flask import Response, jsonify, request
 from .. import profile as domain
 from ..auth import current_principal, require
 from ..engine import get_extractor, get_policy
+from ..extraction_limits import queued
 from ..store.db import get_db, row, writing
 from ..store.events import after as events_after
 from . import bp
@@ -106,7 +107,8 @@ def post_note(customer_id: str) -> Response:
         replay = _replay(customer_id, key, digest)
         if replay is not None:
             return replay
-    result = get_extractor().extract(text)  # slow part, outside the write transaction
+    with queued([text]):
+        result = get_extractor().extract(text)  # slow part, outside the write transaction
     with writing(db):
         if key is not None:
             replay = _replay(customer_id, key, digest)

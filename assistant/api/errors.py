@@ -10,6 +10,7 @@ from flask import Response, request
 from werkzeug.exceptions import HTTPException
 
 from ..auth import AuthError
+from ..extraction_limits import ExtractionLimit
 from ..profile import ProfileError
 from . import bp
 
@@ -109,6 +110,14 @@ def auth_error(exc: AuthError) -> Response:
 @bp.errorhandler(ProfileError)
 def profile_error(exc: ProfileError) -> Response:
     return problem(exc.status, exc.code, exc.message)
+
+
+@bp.errorhandler(ExtractionLimit)
+def extraction_limit(exc: ExtractionLimit) -> Response:
+    resp = problem(exc.status, exc.code, exc.message)
+    if exc.retry_after is not None:
+        resp.headers["Retry-After"] = str(exc.retry_after)
+    return resp
 
 
 class InvalidJson(ValueError):

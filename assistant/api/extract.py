@@ -10,10 +10,9 @@ from nlp import TextTooLongError, TrustlineNLPError
 
 from ..auth import require
 from ..engine import get_extractor
+from ..extraction_limits import check_count, queued
 from . import bp
 from .errors import ApiError, json_object
-
-MAX_BATCH = 256
 
 
 def check_text(text: str, where: str) -> None:
@@ -33,18 +32,20 @@ def extract() -> Response:
     extractor = get_extractor()
     if "items" in body:
         items = body["items"]
-        if not isinstance(items, list) or len(items) > MAX_BATCH:
-            raise ApiError(400, "invalid_request", f"items must be a list of at most {MAX_BATCH}")
+        if not isinstance(items, list):
+            raise ApiError(400, "invalid_request", "items must be a list")
+        check_count(len(items))
         for i, item in enumerate(items):
             if not isinstance(item, dict) or not isinstance(item.get("text"), str):
                 raise ApiError(400, "invalid_request", f"items[{i}] needs a string 'text'")
             check_text(item["text"], f"items[{i}].text")
-        results = extractor.extract_many(
-            [it["text"] for it in items], ids=[it.get("id") for it in items]
-        )
-        return jsonify(results=[r.to_dict() for r in results])
+        texts = [it["text"] for it in items]
+        with queued(texts):
+            results = extractor.extract_many(texts, ids=[it.get("id") for it in items])
+            return jsonify(results=[r.to_dict() for r in results])
     text: Any = body.get("text")
     if not isinstance(text, str):
         raise ApiError(400, "invalid_request", "body needs a string 'text'")
     check_text(text, "text")
-    return jsonify(extractor.extract(text, id=body.get("id")).to_dict())
+    with queued([text]):
+        return jsonify(extractor.extract(text, id=body.get("id")).to_dict())

@@ -60,6 +60,7 @@ def create_webhook() -> Response:
         _events(body.get("events", "*")),
         actor=current_principal().name,
         description=description,
+        allowed=current_app.extensions[CONFIG_KEY].allowed_networks,
     )
     return _json({**sub, "secret": secret}, 201)
 
@@ -90,6 +91,7 @@ def patch_webhook(subscription_id: int) -> Response:
         url=url,
         event_types=_events(body["events"]) if "events" in body else None,
         active=active,
+        allowed=current_app.extensions[CONFIG_KEY].allowed_networks,
     )
     return _json(sub)
 

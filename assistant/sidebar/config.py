@@ -61,6 +61,7 @@ class SidebarConfig:
     poll_seconds: float
     heartbeat_seconds: float
     stream_max_seconds: float
+    single_session_issuers: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "launch_secrets", MappingProxyType(dict(self.launch_secrets)))
@@ -221,6 +222,7 @@ def configure(app: Flask) -> SidebarConfig:
         poll_seconds=float(conf.get("TRUSTLINE_SSE_POLL_MS") or 25) / 1000,
         heartbeat_seconds=float(conf.get("TRUSTLINE_SSE_HEARTBEAT_SECONDS") or 15),
         stream_max_seconds=float(conf.get("TRUSTLINE_SSE_MAX_SECONDS") or 300),
+        single_session_issuers=frozenset(_words(conf.get("TRUSTLINE_SINGLE_SESSION_ISSUERS", ""))),
     )
     app.extensions["trustline.sidebar"] = config
     return config

@@ -11,6 +11,7 @@ Claims (see docs/sidebar.md):
     source    the identity source the host's customer ids belong to (optional, default iss)
     customer  the host's id of the customer in view                      (optional)
     theme     "light" or "dark"                                          (optional)
+    end_other_sessions  true: end this agent's older sessions from this host (optional)
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class LaunchClaims:
     source: str
     customer: str | None
     theme: str | None
+    end_other_sessions: bool = False
 
 
 def verify(
@@ -95,6 +97,9 @@ def verify(
     if role not in ROLES:
         raise LaunchError(f"role must be {' or '.join(ROLES)}")
     theme = claims.get("theme")
+    end_others = claims.get("end_other_sessions", False)
+    if not isinstance(end_others, bool):
+        raise LaunchError("claim 'end_other_sessions' must be true or false")
     return LaunchClaims(
         issuer=issuer,
         agent_id=_text(claims, "sub", required=True) or "",
@@ -103,6 +108,7 @@ def verify(
         source=_text(claims, "source") or issuer,
         customer=_text(claims, "customer"),
         theme=theme if theme in THEMES else None,
+        end_other_sessions=end_others,
     )
 
 
@@ -128,6 +134,7 @@ def sign(
     source: str | None = None,
     customer: str | None = None,
     theme: str | None = None,
+    end_other_sessions: bool | None = None,
     lifetime: int = 120,
     now: float | None = None,
 ) -> str:
@@ -141,6 +148,12 @@ def sign(
         "iat": issued,
         "exp": issued + lifetime,
     }
-    optional = {"name": name, "source": source, "customer": customer, "theme": theme}
+    optional = {
+        "name": name,
+        "source": source,
+        "customer": customer,
+        "theme": theme,
+        "end_other_sessions": end_other_sessions,
+    }
     claims.update({k: v for k, v in optional.items() if v is not None})
     return jwt.encode(claims, secret, algorithm=ALGORITHM)

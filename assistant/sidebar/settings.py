@@ -38,6 +38,14 @@ SETTINGS: tuple[Setting, ...] = (
         "launches a new session with a fresh token after that.",
     ),
     Setting(
+        "TRUSTLINE_SINGLE_SESSION_ISSUERS",
+        "",
+        "Hosts (launch token issuers), space- or comma-separated, whose every launch ends "
+        "the agent's older sidebar sessions from that host, as the launch claim "
+        "end_other_sessions does for one launch. Sessions are kept server-side; "
+        "`trustline sessions list|revoke` shows and ends them.",
+    ),
+    Setting(
         "TRUSTLINE_FRAME_ANCESTORS",
         "'self'",
         "CSP frame-ancestors sources allowed to frame the sidebar, space-separated (e.g. "
@@ -72,6 +80,27 @@ SETTINGS: tuple[Setting, ...] = (
         "503 with Retry-After (browsers retry) so that threads stay free for notes and "
         "pages. 0: under `trustline serve`, the threads minus an eighth (at least 4) kept "
         "for other requests; elsewhere, no limit.",
+    ),
+    Setting(
+        "TRUSTLINE_MAX_STREAMS_PER_AGENT",
+        8,
+        "Open event streams one sidebar agent (all its sessions together; every anonymous "
+        "demo visitor is the same demo agent) may hold in a server process; beyond, 503 "
+        "with Retry-After. 0: no limit of its own.",
+    ),
+    Setting(
+        "TRUSTLINE_MAX_STREAMS_PER_KEY",
+        0,
+        "Open event streams one API key may hold in a server process; beyond, 503 with "
+        "Retry-After. 0: no limit of its own (an integration may follow many customers), "
+        "only TRUSTLINE_MAX_STREAMS.",
+    ),
+    Setting(
+        "TRUSTLINE_STREAMS_KEPT_FOR_KEYS_PERCENT",
+        12,
+        "Share of a process's stream limit (TRUSTLINE_MAX_STREAMS, or its default) that "
+        "sidebar sessions may not take, kept for integrations with an API key, rounded "
+        "up; 0 keeps none.",
     ),
     Setting(
         "TRUSTLINE_SSE_POLL_MS",

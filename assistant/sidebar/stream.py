@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import suppress
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, current_app, render_template, request, stream_with_context
@@ -34,13 +35,14 @@ from .. import profile as domain
 from ..api.errors import MAX_ROW_ID, MIN_ROW_ID, problem
 from ..auth import AuthError, current_principal
 from ..engine import get_policy
+from ..store import sessions
 from ..store.db import close_db, database_path, get_db, pooled
 from ..store.events import after as events_after
 from . import bp
-from .config import sidebar_config
+from .config import SidebarConfig, sidebar_config
 from .hub import HandedOut, hub_for
 from .panels import find_customer, last_event_id, profile_panel
-from .session import Agent, csrf_token, current_agent
+from .session import Agent, csrf_token, current_agent, session_token
 
 EVENTS_PAGE = 500  # events read from the table at once when a stream catches up
 GONE_CHECK_SECONDS = 1.0  # how often an idle stream checks that its client is still there
@@ -49,34 +51,79 @@ END_EVENT = "closed"  # the sidebar closes its EventSource on this (sse-close)
 STREAMS_FULL_RETRY_SECONDS = 5  # Retry-After of a stream refused for the limit
 
 
+@dataclass(frozen=True, slots=True)
+class StreamBounds:
+    """How many streams this process holds: in all, per principal, and how many of them
+    sidebar sessions may not take (kept for integrations with an API key)."""
+
+    limit: int  # 0: no limit
+    per_agent: int  # 0: no limit
+    per_key: int  # 0: no limit of its own
+    kept_for_keys: int
+
+
 class StreamSlots:
     """The open streams of this process, counted so that they can be bounded: each holds
     a server thread for its whole life, and threads taken by streams cannot answer notes
-    or pages."""
+    or pages. Counted per principal too (an API key, or a sidebar agent with all its
+    sessions), so that a few callers cannot take every slot (issue 12, item 13: three
+    anonymous demo sessions held 421 of 448)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.open = 0
+        self.sessions = 0  # of them, sidebar streams
+        self.by_principal: dict[str, int] = {}
 
-    def take(self, limit: int) -> bool:
-        """Count one more open stream, unless `limit` (> 0) are open already."""
+    def take(self, bounds: StreamBounds, principal: str, *, session: bool) -> str | None:
+        """Count one more open stream for `principal`; None when taken, else why not (a
+        sentence naming the setting)."""
         with self._lock:
-            if 0 < limit <= self.open:
-                return False
+            if 0 < bounds.limit <= self.open:
+                return (
+                    f"this server process holds its limit of {bounds.limit} open event "
+                    "streams (TRUSTLINE_MAX_STREAMS)"
+                )
+            if session and bounds.limit > 0:
+                room = bounds.limit - bounds.kept_for_keys
+                if self.sessions >= room:
+                    return (
+                        f"sidebar sessions hold {room} open event streams here, all they may: "
+                        f"{bounds.kept_for_keys} are kept for API keys "
+                        "(TRUSTLINE_STREAMS_KEPT_FOR_KEYS_PERCENT)"
+                    )
+            own = bounds.per_agent if session else bounds.per_key
+            held = self.by_principal.get(principal, 0)
+            if own > 0 and held >= own:
+                setting = (
+                    "TRUSTLINE_MAX_STREAMS_PER_AGENT"
+                    if session
+                    else "TRUSTLINE_MAX_STREAMS_PER_KEY"
+                )
+                who = "this agent (all its sidebar sessions)" if session else "this API key"
+                return f"{who} holds {held} open event streams here, all it may ({setting})"
             self.open += 1
-            return True
+            self.sessions += int(session)
+            self.by_principal[principal] = held + 1
+            return None
 
-    def give_back(self) -> None:
+    def give_back(self, principal: str, *, session: bool) -> None:
         with self._lock:
             self.open -= 1
+            self.sessions -= int(session)
+            left = self.by_principal.get(principal, 1) - 1
+            if left > 0:
+                self.by_principal[principal] = left
+            else:
+                self.by_principal.pop(principal, None)
 
-    def giver(self) -> Callable[[], None]:
+    def giver(self, principal: str, *, session: bool) -> Callable[[], None]:
         """A function that gives one slot back the first time it is called."""
         slot = [self]
 
         def give() -> None:
             with suppress(IndexError):  # list.pop is atomic: one caller gets the slot
-                slot.pop().give_back()
+                slot.pop().give_back(principal, session=session)
 
         return give
 
@@ -93,6 +140,19 @@ def stream_limit(config: Any) -> int:
         return configured
     threads = int(config.get("TRUSTLINE_SERVE_THREADS") or 0)
     return max(1, threads - max(4, threads // 8)) if threads > 0 else 0
+
+
+def stream_bounds(config: Any) -> StreamBounds:
+    """This process's stream bounds from the settings (see `stream_limit`)."""
+    limit = stream_limit(config)
+    percent = int(config.get("TRUSTLINE_STREAMS_KEPT_FOR_KEYS_PERCENT") or 0)
+    kept = min(limit - 1, -(-limit * percent // 100)) if limit > 0 and percent > 0 else 0
+    return StreamBounds(
+        limit=limit,
+        per_agent=int(config.get("TRUSTLINE_MAX_STREAMS_PER_AGENT") or 0),
+        per_key=int(config.get("TRUSTLINE_MAX_STREAMS_PER_KEY") or 0),
+        kept_for_keys=max(0, kept),
+    )
 
 
 def format_event(data: str, *, event: str | None = None, event_id: int | None = None) -> str:
@@ -130,6 +190,7 @@ def stream(customer_id: str) -> Any:
             return problem(exc.status, exc.code, exc.message)
         if not principal.allows("read"):
             return problem(403, "forbidden", "this API key lacks the 'read' scope")
+        holder = principal.subject or principal.name
     else:
         viewer = current_agent()
         if viewer is None:
@@ -138,6 +199,7 @@ def stream(customer_id: str) -> Any:
                 "unauthorized",
                 "open the sidebar, or send Authorization: Bearer <api key> (read scope)",
             )
+        holder = f"agent:{viewer.issuer}:{viewer.id}"  # all the agent's sessions together
     db = get_db()
     exists = (
         find_customer(db, viewer, customer_id) is not None
@@ -152,25 +214,23 @@ def stream(customer_id: str) -> Any:
         return problem(400, "invalid_request", "Last-Event-ID and 'after' must be integers")
     if after_id is None:
         after_id = last_event_id(db, customer_id)
-    limit = stream_limit(current_app.config)
-    if not SLOTS.take(limit):
-        resp = problem(
-            503,
-            "too_many_streams",
-            f"this server process holds its limit of {limit} open event streams "
-            "(TRUSTLINE_MAX_STREAMS); retry shortly",
-        )
+    session = viewer is not None
+    refused = SLOTS.take(stream_bounds(current_app.config), holder, session=session)
+    if refused is not None:
+        resp = problem(503, "too_many_streams", f"{refused}; retry shortly")
         resp.headers["Retry-After"] = str(STREAMS_FULL_RETRY_SECONDS)
         return resp
     close_db()  # held for the stream's life, it would be one handle per stream
     client = request.environ.get("gunicorn.socket")  # to notice a client that left
-    events = _events(database_path(current_app), customer_id, after_id, viewer, client)
+    token = session_token() if viewer is not None else None
+    events = _events(database_path(current_app), customer_id, after_id, viewer, client, token)
     resp = Response(
         stream_with_context(events),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
-    resp.call_on_close(SLOTS.giver())  # the server closes every response it was given
+    # The server closes every response it was given.
+    resp.call_on_close(SLOTS.giver(holder, session=session))
     return resp
 
 
@@ -198,6 +258,7 @@ def _events(
     after_id: int,
     viewer: Agent | None,
     client: socket.socket | None = None,
+    token: str | None = None,
 ) -> Iterator[str]:
     config = sidebar_config()
     started = last_write = time.monotonic()
@@ -210,6 +271,9 @@ def _events(
         while True:
             batch = [e for e in pending if int(e["id"]) > last]  # the hub may repeat some
             gone = any(e["type"] == "customer.erased" for e in batch)
+            if token is not None and (batch or now_due(last_write, config)) and _ended(path, token):
+                yield format_event("session ended", event=END_EVENT)  # a revoked session
+                return
             if batch and not gone:
                 last = int(batch[-1]["id"])
                 if viewer is None:  # one write for the batch: a note makes several events
@@ -246,6 +310,18 @@ def _events(
                     return
     finally:
         sub.close()
+
+
+def now_due(last_write: float, config: SidebarConfig) -> bool:
+    """Whether a heartbeat is due on a stream last written at `last_write`."""
+    return time.monotonic() - last_write >= config.heartbeat_seconds
+
+
+def _ended(path: str, token: str) -> bool:
+    """Whether the sidebar session of `token` has ended or expired since its stream
+    began (checked before each update and each heartbeat, not each second)."""
+    with pooled(path) as db:
+        return sessions.active(db, token) is None
 
 
 def _client_left(client: socket.socket) -> bool:

@@ -16,6 +16,7 @@ from .. import profile as domain
 from ..api.errors import row_ids_in_range
 from ..consent import CHANNELS
 from ..engine import get_extractor, get_policy
+from ..extraction_limits import queued
 from ..profile import ProfileError
 from ..store.db import get_db, row
 from . import bp
@@ -238,7 +239,8 @@ def _composer(customer_id: str, text: str, dropped: set[str] | None = None) -> d
     except TrustlineNLPError as exc:
         context["error"] = str(exc)
         return context
-    result = extractor.extract(text)
+    with queued([text]):
+        result = extractor.extract(text)
     chips = notes.preview(
         result,
         domain.consent_state(get_db(), customer_id),
@@ -280,15 +282,16 @@ def save_note(customer_id: str) -> Response:
     if not text.strip():
         raise ProfileError(400, "empty_note", "write a note first")
     try:
-        stored = notes.save_note(
-            get_db(),
-            get_extractor(),
-            get_policy(),
-            customer_id,
-            text,
-            agent=agent.id,
-            dropped=_dropped(),
-        )
+        with queued([text]):
+            stored = notes.save_note(
+                get_db(),
+                get_extractor(),
+                get_policy(),
+                customer_id,
+                text,
+                agent=agent.id,
+                dropped=_dropped(),
+            )
     except TrustlineNLPError as exc:
         raise ProfileError(400, "invalid_text", str(exc)) from exc
     if not is_htmx():

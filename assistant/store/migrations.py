@@ -364,3 +364,27 @@ def m003_events_autoincrement(db: sqlite_utils.Database) -> None:
     )
     for sql in triggers:
         db.execute(sql)
+
+
+@migrations()
+def m004_sidebar_sessions(db: sqlite_utils.Database) -> None:
+    """Sidebar sessions kept server-side, so that they can be ended: by a newer launch
+    when the host asks, or by `trustline sessions revoke` (issue 12, item 14). Only a
+    digest of the session token is kept; the cookie carries the token."""
+    db.executescript(
+        """
+        CREATE TABLE sidebar_sessions (
+            id INTEGER PRIMARY KEY,
+            token_hash TEXT NOT NULL UNIQUE,
+            issuer TEXT NOT NULL,
+            agent_id TEXT NOT NULL,
+            agent_name TEXT NOT NULL,
+            role TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            ended_at TEXT,
+            end_reason TEXT
+        );
+        CREATE INDEX sidebar_sessions_agent ON sidebar_sessions(issuer, agent_id);
+        """
+    )

@@ -55,9 +55,14 @@ def webhooks() -> None:
 @click.option("--description", default=None, help="A note for operators.")
 def add(url: str, events: str, description: str | None) -> None:
     """Subscribe URL to events; prints the new whsec_ secret once, as the last word."""
-    with _app_db() as (_, db):
+    with _app_db() as (app, db):
         sub, secret = subscriptions.create(
-            db, url, events.split(","), actor=ACTOR, description=description
+            db,
+            url,
+            events.split(","),
+            actor=ACTOR,
+            description=description,
+            allowed=app.extensions[CONFIG_KEY].allowed_networks,
         )
     click.echo(f"subscription {sub['id']}: {sub['url']} ({', '.join(sub['events'])})")
     click.echo(f"signing secret (shown once): {secret}")

@@ -7,7 +7,7 @@ rotated, and never listed.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +18,7 @@ from ..store import audit
 from ..store.db import row, rows, writing
 from ..store.events import EVENT_TYPES
 from .errors import WebhookError
+from .network import Network, RefusedAddress, Resolver, checked_addresses, system_resolver
 from .signing import new_secret
 
 ALL = "*"
@@ -43,6 +44,27 @@ def check_url(url: str) -> str:
     if parts.username or parts.password or parts.fragment:
         raise WebhookError(400, "invalid_url", "the URL must not carry credentials or a fragment")
     return url
+
+
+def check_target(url: str, allowed: Sequence[Network], resolve: Resolver = system_resolver) -> None:
+    """Raise WebhookError 400 when `url`'s host is, or resolves to, an address the
+    worker would refuse (the SSRF guard of every attempt), naming the reason and the
+    setting that allows it. A name that does not resolve now passes: each attempt
+    checks again."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        checked_addresses(host, port, allowed, resolve)
+    except RefusedAddress as exc:
+        raise WebhookError(
+            400,
+            "refused_target",
+            f"webhooks are never sent there: {exc}. Add its network to "
+            "TRUSTLINE_WEBHOOK_ALLOWED_NETWORKS to allow it",
+        ) from None
+    except OSError:
+        pass
 
 
 def check_event_types(types: Iterable[str]) -> list[str]:
@@ -99,12 +121,17 @@ def create(
     actor: str,
     description: str | None = None,
     now: datetime | None = None,
+    allowed: Sequence[Network] | None = None,
 ) -> tuple[dict[str, Any], str]:
     """Add a subscription; returns it and its secret (shown once).
 
-    It receives the events committed after it was created, not earlier ones.
+    It receives the events committed after it was created, not earlier ones. With
+    `allowed` (the API and the CLI pass TRUSTLINE_WEBHOOK_ALLOWED_NETWORKS), a target
+    the worker would refuse is refused now (`check_target`).
     """
     url, types = check_url(url), check_event_types(event_types)
+    if allowed is not None:
+        check_target(url, allowed)
     at = _iso(now or datetime.now(UTC))
     secret = new_secret()
     with writing(db):
@@ -140,12 +167,16 @@ def update(
     active: bool | None = None,
     reason: str | None = None,
     now: datetime | None = None,
+    allowed: Sequence[Network] | None = None,
 ) -> dict[str, Any]:
     """Change a subscription's URL, event types or active flag.
 
     Disabling holds its queued deliveries (enabling resumes them); events committed while
-    it is disabled are not queued for it, except erasures.
+    it is disabled are not queued for it, except erasures. A new URL is checked as in
+    `create`.
     """
+    if url is not None and allowed is not None:
+        check_target(check_url(url), allowed)
     at = _iso(now or datetime.now(UTC))
     with writing(db):
         before = get(db, subscription_id)
