@@ -25,7 +25,9 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) the database at `path` with Trustline's pragmas.
 
     WAL for concurrent readers, a busy timeout for concurrent writers, foreign keys
-    enforced, and secure_delete so that erased data is overwritten, not just unlinked.
+    enforced, secure_delete so that erased data is overwritten, not just unlinked, and
+    synchronous=FULL: every commit syncs the WAL before it returns, so a write that was
+    acknowledged survives power loss or an OS crash (NORMAL may lose the last commits).
     """
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -37,7 +39,7 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA secure_delete = ON")
-    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA synchronous = FULL")
     return db
 
 
