@@ -300,6 +300,7 @@ def confirm_proposal(
         raise ProfileError(
             409, "proposal_closed", f"proposal {proposal_id} is {proposal['status']}"
         )
+    _check_wording(policy, str(proposal["purpose"]), wording, wording_version)
     with writing(db):
         record = record_consent(
             db,
@@ -324,6 +325,29 @@ def confirm_proposal(
             [record["id"], proposal_id],
         )
     return record
+
+
+def _check_wording(policy: Policy, purpose: str, wording: str, wording_version: str) -> None:
+    """A confirmation records what the customer heard: the policy's own script of that
+    version, word for word (ProfileError 400 otherwise)."""
+    try:
+        script, version = policy.wording(purpose)
+    except KeyError as exc:
+        raise ProfileError(400, "no_wording", str(exc.args[0])) from exc
+    if wording_version != version:
+        raise ProfileError(
+            400,
+            "unknown_wording_version",
+            f"the policy has no wording version {wording_version!r} for {purpose!r} "
+            f"(the current one is {version!r})",
+        )
+    if wording.strip() != script:
+        raise ProfileError(
+            400,
+            "wording_mismatch",
+            f"'wording' is not the policy's script {version!r} for {purpose!r}: send the "
+            "text shown to the customer, word for word",
+        )
 
 
 # -- facts -----------------------------------------------------------------------------
@@ -517,6 +541,8 @@ def ingest_note(
     re-based onto it.
     """
     extractor.check(text)
+    if not text.strip():
+        raise ProfileError(400, "empty_text", "the note has no text")
     if result is None:
         result = extractor.extract(text)
     at = now or utcnow()

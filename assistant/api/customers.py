@@ -92,6 +92,8 @@ def post_note(customer_id: str) -> Response:
     agent = _str(body, "agent", limit=MAX_NOTE_AGENT) or current_principal().name
     source = _str(body, "source", limit=100) or "api"
     check_text(text, "text")
+    if not text.strip():
+        raise ApiError(400, "empty_text", "'text' is empty: there is no note to store")
     key = request.headers.get("Idempotency-Key")
     if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
         raise ApiError(

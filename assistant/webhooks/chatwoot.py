@@ -59,7 +59,8 @@ def _message(payload: dict[str, Any]) -> Action:
         kind = MESSAGE_TYPES.get(kind)
     private = payload.get("private") is True
     content = payload.get("content")
-    if payload.get("content_type") not in (None, "text"):
+    # An e-mail inbox's messages are `incoming_email`: the customer's words as well.
+    if payload.get("content_type") not in (None, "text", "incoming_email"):
         return Ignore(f"content_type {str(payload.get('content_type'))[:40]!r}")
     if not isinstance(content, str) or not content.strip():
         return Ignore("no text content")

@@ -1,0 +1,36 @@
+"""Chatwoot inbound hardening (issue 12): replays with new delivery ids, identifier
+takeover, several accounts, e-mail inbox messages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import sqlite_utils
+from flask import Flask
+from flask.testing import FlaskClient
+from test_webhooks_inbound import CHATWOOT_SECRET, chatwoot, message_created
+
+from assistant.store.db import connect, database_path, row
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app(TRUSTLINE_CHATWOOT_SECRET=CHATWOOT_SECRET)
+
+
+@pytest.fixture
+def db(app: Flask) -> sqlite_utils.Database:
+    return connect(database_path(app))
+
+
+def test_an_email_inbox_message_is_a_customer_message(
+    client: FlaskClient, db: sqlite_utils.Database
+) -> None:
+    # Issue 12, smaller gaps: Chatwoot e-mail inboxes send content_type incoming_email.
+    payload = message_created(
+        "Please stop calling me, e-mail is fine.", content_type="incoming_email"
+    )
+    resp = chatwoot(client, payload)
+    assert resp.status_code == 202 and resp.json["status"] == "accepted", resp.json
+    assert row(db, "SELECT agent, source FROM notes") == {"agent": "customer", "source": "chatwoot"}
