@@ -9,7 +9,7 @@ import pytest
 import sqlite_utils
 from flask import Flask
 from flask.testing import FlaskClient
-from test_webhooks_inbound import CHATWOOT_SECRET, chatwoot, message_created
+from test_webhooks_inbound import CHATWOOT_SECRET, chatwoot, count, message_created
 
 from assistant.store.db import connect, database_path, row
 
@@ -34,3 +34,16 @@ def test_an_email_inbox_message_is_a_customer_message(
     resp = chatwoot(client, payload)
     assert resp.status_code == 202 and resp.json["status"] == "accepted", resp.json
     assert row(db, "SELECT agent, source FROM notes") == {"agent": "customer", "source": "chatwoot"}
+
+
+def test_a_signed_message_resent_with_new_delivery_ids_is_applied_once(
+    client: FlaskClient, db: sqlite_utils.Database
+) -> None:
+    # Issue 12, item 7: X-Chatwoot-Delivery is not signed; 4 resends gave 4 notes.
+    payload = message_created("Prefers email. Happy to get offers by email.")
+    first = chatwoot(client, payload, delivery="d-1")
+    assert first.status_code == 202
+    for n in range(2, 5):
+        again = chatwoot(client, payload, delivery=f"d-{n}")
+        assert again.status_code == 200 and again.json["status"] == "duplicate", again.json
+    assert count(db, "notes") == 1 and count(db, "webhook_inbox") == 1
