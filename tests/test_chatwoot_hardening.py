@@ -4,6 +4,7 @@ takeover, several accounts, e-mail inbox messages."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import sqlite_utils
@@ -11,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from test_webhooks_inbound import CHATWOOT_SECRET, chatwoot, count, message_created
 
-from assistant.store.db import connect, database_path, row
+from assistant.store.db import connect, database_path, row, rows
 
 
 @pytest.fixture
@@ -47,3 +48,40 @@ def test_a_signed_message_resent_with_new_delivery_ids_is_applied_once(
         again = chatwoot(client, payload, delivery=f"d-{n}")
         assert again.status_code == 200 and again.json["status"] == "duplicate", again.json
     assert count(db, "notes") == 1 and count(db, "webhook_inbox") == 1
+
+
+def _in_account(account: int, contact: int, text: str) -> dict[str, Any]:
+    payload = message_created(text, account={"id": account, "name": f"Account {account}"})
+    sender = {"id": contact, "name": f"visitor-{contact}", "type": "contact"}
+    payload["sender"] = sender
+    payload["conversation"] = {
+        **payload["conversation"],
+        "account_id": account,
+        "contact_inbox": {"id": contact, "contact_id": contact, "inbox_id": 1},
+        "meta": {"sender": {**sender, "email": None}},
+    }
+    return payload
+
+
+def test_conversations_of_two_accounts_never_resolve_each_others_complaints(
+    client: FlaskClient, db: sqlite_utils.Database
+) -> None:
+    # Issue 12, item 9: conversation ids are per-account display numbers (both are 10).
+    text = "My parcel arrived broken and nobody answers, this is the third time!"
+    assert chatwoot(client, _in_account(1, 14, text)).status_code == 202
+    assert chatwoot(client, _in_account(2, 15, text)).status_code == 202
+    resolved = {
+        "event": "conversation_status_changed",
+        "id": 10,
+        "account_id": 2,
+        "status": "resolved",
+        "meta": {"sender": {"id": 15, "type": "contact"}},
+    }
+    assert chatwoot(client, resolved).status_code == 202
+    status = {
+        r["customer_id"]: r["status"]
+        for r in rows(db, "SELECT customer_id, status FROM facts WHERE kind = 'complaint'")
+    }
+    assert status == {"chatwoot-14": "open", "chatwoot-15": "resolved"}
+    conversations = {r["conversation"] for r in rows(db, "SELECT conversation FROM webhook_inbox")}
+    assert conversations >= {"1:10", "2:10"}

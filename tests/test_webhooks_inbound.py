@@ -453,6 +453,7 @@ def test_chatwoot_resolving_a_conversation_resolves_its_complaints(
     status = {
         "event": "conversation_status_changed",
         "id": 10,
+        "account_id": 1,
         "status": "resolved",
         "meta": {"sender": CONTACT},
         "changed_attributes": [{"status": {"previous_value": "open", "current_value": "resolved"}}],

@@ -343,7 +343,7 @@ def chatwoot_message(**changes: Any) -> dict[str, Any]:
 def test_chatwoot_incoming_messages_are_customer_text() -> None:
     action = chatwoot.interpret(chatwoot_message())
     assert isinstance(action, Note)
-    assert action.author == "customer" and action.conversation == "10"
+    assert action.author == "customer" and action.conversation == "1:10"  # keyed on the account
     assert action.customer.external_id == "14" and action.customer.create
 
 

@@ -3,8 +3,10 @@
 Field names follow Chatwoot's documented webhook payloads: `event`, `message_type`
 (`incoming`, `outgoing`, `activity`, `template`, or their numbers 0-3), `private`,
 `content`, `content_type`, `sender`, `conversation` (`id`, `status`, `meta.sender`,
-`contact_inbox.contact_id`), and for contacts `id`, `name`, `email`, `phone_number`,
-`identifier`.
+`contact_inbox.contact_id`, `account_id`), `account` (`id`), and for contacts `id`,
+`name`, `email`, `phone_number`, `identifier`. Conversations are keyed on the account
+too (their ids are per-account display numbers); contact ids are Chatwoot's own row ids,
+unique across the accounts of an installation.
 """
 
 from __future__ import annotations
@@ -45,6 +47,23 @@ def contact_ref(contact: dict[str, Any], *, create: bool = True) -> CustomerRef:
     )
 
 
+def _account(*holders: dict[str, Any]) -> str | None:
+    """The Chatwoot account a payload belongs to (`account.id`, or `account_id`)."""
+    for holder in holders:
+        found = _object(holder.get("account")).get("id", holder.get("account_id"))
+        if isinstance(found, int | str) and not isinstance(found, bool) and str(found):
+            return str(found)[:MAX_ID]
+    return None
+
+
+def conversation_key(conversation_id: str | None, account: str | None) -> str | None:
+    """A conversation's key: Chatwoot's conversation ids are display numbers per account
+    (every account has a conversation 10), so the key is `{account}:{id}`."""
+    if conversation_id is None:
+        return None
+    return f"{account}:{conversation_id}" if account is not None else conversation_id
+
+
 def _conversation_contact(conversation: dict[str, Any]) -> dict[str, Any]:
     sender = _object(_object(conversation.get("meta")).get("sender"))
     if sender.get("id") is not None:
@@ -67,7 +86,9 @@ def _message(payload: dict[str, Any]) -> Action:
     if len(content) > MAX_CONTENT:
         raise InvalidMessage("'content' is too long")
     conversation = _object(payload.get("conversation"))
-    conversation_id = text_field(conversation, "id", limit=MAX_ID)
+    conversation_id = conversation_key(
+        text_field(conversation, "id", limit=MAX_ID), _account(payload, conversation)
+    )
     sender = _object(payload.get("sender"))
     if private:
         # A private note: an agent's note about the customer of the conversation.
@@ -102,5 +123,7 @@ def interpret(payload: Any) -> Action:
     if event == "conversation_status_changed":
         conversation_id = text_field(payload, "id", required=True, limit=MAX_ID)
         status = text_field(payload, "status", required=True, limit=40)
-        return ConversationStatus(conversation_id, status)
+        key = conversation_key(conversation_id, _account(payload))
+        assert key is not None
+        return ConversationStatus(key, status)
     return Ignore(f"event {str(event)[:60]!r} is not handled")
