@@ -85,3 +85,67 @@ def test_conversations_of_two_accounts_never_resolve_each_others_complaints(
     assert status == {"chatwoot-14": "open", "chatwoot-15": "resolved"}
     conversations = {r["conversation"] for r in rows(db, "SELECT conversation FROM webhook_inbox")}
     assert conversations >= {"1:10", "2:10"}
+
+
+# -- 8. identifier takeover ---------------------------------------------------------------------
+
+API = {"Authorization": "Bearer tl_pytest_only_7Qx2"}
+ADA = {"name": "Ada", "email": "ada@example.com", "phone": "+441632960001"}
+
+
+def _contact_created(identifier: str) -> dict[str, Any]:
+    return {
+        "event": "contact_created",
+        "id": 14,
+        "name": "little-haze-776",
+        "email": "attacker@example.net",
+        "phone_number": "+447700900999",
+        "identifier": identifier,
+        "account": {"id": 1, "name": "Acme Inc"},
+    }
+
+
+def test_an_unproven_identifier_never_takes_over_a_customer(
+    client: FlaskClient, db: sqlite_utils.Database
+) -> None:
+    # Issue 12, item 8: a contact_created naming an existing customer's id overwrote her
+    # e-mail and phone, and a later message from that contact opened an erasure on her.
+    assert client.put("/api/v1/customers/c-1", json=ADA, headers=API).status_code == 201
+    assert chatwoot(client, _contact_created("c-1")).status_code == 202
+    request = message_created("Please delete all my data.")
+    assert chatwoot(client, request).status_code == 202
+    ada = row(db, "SELECT name, email, phone FROM customers WHERE id = 'c-1'")
+    assert ada == ADA
+    assert rows(db, "SELECT * FROM identities WHERE customer_id = 'c-1'") == []
+    assert rows(db, "SELECT * FROM dsr WHERE customer_id = 'c-1'") == []
+    assert row(db, "SELECT customer_id FROM notes") == {"customer_id": "chatwoot-14"}
+
+
+def test_an_identifier_the_host_proves_links_the_contact(
+    client: FlaskClient, db: sqlite_utils.Database
+) -> None:
+    # Chatwoot's identity validation (HMAC of the identifier, checked by Chatwoot) marks
+    # the contact's inbox hmac_verified; the webhook's signature vouches for the payload.
+    assert client.put("/api/v1/customers/c-1", json=ADA, headers=API).status_code == 201
+    payload = message_created("Prefers email.")
+    conversation = payload["conversation"]
+    conversation["meta"]["sender"] = {**conversation["meta"]["sender"], "identifier": "c-1"}
+    conversation["contact_inbox"] = {**conversation["contact_inbox"], "hmac_verified": True}
+    assert chatwoot(client, payload).status_code == 202
+    assert row(db, "SELECT customer_id FROM notes") == {"customer_id": "c-1"}
+    assert count(db, "customers") == 1
+
+
+def test_a_trusted_host_may_vouch_with_the_identifier(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app(
+        TRUSTLINE_CHATWOOT_SECRET=CHATWOOT_SECRET, TRUSTLINE_CHATWOOT_TRUSTED_IDENTIFIER=True
+    )
+    client = app.test_client()
+    assert client.put("/api/v1/customers/c-1", json=ADA, headers=API).status_code == 201
+    assert chatwoot(client, _contact_created("c-1")).status_code == 202
+    db = connect(database_path(app))
+    assert {"source": "chatwoot", "external_id": "14"} in rows(
+        db, "SELECT source, external_id FROM identities WHERE customer_id = 'c-1'"
+    )

@@ -392,7 +392,8 @@ def test_chatwoot_contact_updated_maps_identity_email_and_phone() -> None:
             "changed_attributes": [
                 {"email": {"previous_value": None, "current_value": "jane@acme.inc"}}
             ],
-        }
+        },
+        trust_identifier=True,  # else an identifier needs proof (issue 12)
     )
     assert isinstance(action, ContactUpdate)
     ref = action.customer

@@ -34,17 +34,29 @@ def _object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def contact_ref(contact: dict[str, Any], *, create: bool = True) -> CustomerRef:
-    """A Chatwoot contact as a customer reference (created on first sight)."""
+def contact_ref(contact: dict[str, Any], *, proven: bool, create: bool = True) -> CustomerRef:
+    """A Chatwoot contact as a customer reference (created on first sight).
+
+    Its `identifier` names a Trustline customer only when `proven`: anyone can set it on a
+    contact (a web-widget visitor through `setUser` without identity validation), and a
+    contact linked through it would take over that customer's profile.
+    """
     external_id = text_field(contact, "id", required=True, limit=MAX_ID)
+    identifier = text_field(contact, "identifier", limit=MAX_ID)
     return CustomerRef(
         external_id=external_id,
         name=text_field(contact, "name", limit=500),
         email=text_field(contact, "email", limit=320),
         phone=text_field(contact, "phone_number", limit=50),
-        identifier=text_field(contact, "identifier", limit=MAX_ID),
+        identifier=identifier if proven else None,
         create=create,
     )
+
+
+def _verified(conversation: dict[str, Any]) -> bool:
+    """Chatwoot's identity validation passed for the conversation's contact: the widget
+    sent the identifier with its HMAC (the inbox's secret), and Chatwoot checked it."""
+    return _object(conversation.get("contact_inbox")).get("hmac_verified") is True
 
 
 def _account(*holders: dict[str, Any]) -> str | None:
@@ -72,7 +84,7 @@ def _conversation_contact(conversation: dict[str, Any]) -> dict[str, Any]:
     return {"id": contact_id} if contact_id is not None else {}
 
 
-def _message(payload: dict[str, Any]) -> Action:
+def _message(payload: dict[str, Any], *, trust_identifier: bool) -> Action:
     kind = payload.get("message_type")
     if isinstance(kind, int) and not isinstance(kind, bool):
         kind = MESSAGE_TYPES.get(kind)
@@ -90,6 +102,7 @@ def _message(payload: dict[str, Any]) -> Action:
         text_field(conversation, "id", limit=MAX_ID), _account(payload, conversation)
     )
     sender = _object(payload.get("sender"))
+    proven = trust_identifier or _verified(conversation)
     if private:
         # A private note: an agent's note about the customer of the conversation.
         contact = _conversation_contact(conversation)
@@ -97,29 +110,41 @@ def _message(payload: dict[str, Any]) -> Action:
             raise InvalidMessage("a private note needs conversation.meta.sender")
         agent_id = text_field(sender, "id", limit=MAX_ID)
         return Note(
-            contact_ref(contact),
+            contact_ref(contact, proven=proven),
             content,
             author=f"chatwoot-agent-{agent_id}" if agent_id else "chatwoot-agent",
             conversation=conversation_id,
         )
     if kind == "incoming":
         contact = sender if sender.get("type") in (None, "contact") and sender else {}
-        contact = contact or _conversation_contact(conversation)
+        meta = _conversation_contact(conversation)
+        if contact and meta and str(meta.get("id")) == str(contact.get("id")):
+            contact = {**contact, **meta}  # the conversation's copy has the identifier
+        contact = contact or meta
         if not contact:
             raise InvalidMessage("an incoming message needs its sender")
-        return Note(contact_ref(contact), content, author="customer", conversation=conversation_id)
+        return Note(
+            contact_ref(contact, proven=proven),
+            content,
+            author="customer",
+            conversation=conversation_id,
+        )
     return Ignore(f"{kind or 'unknown'} message (agent replies are not customer statements)")
 
 
-def interpret(payload: Any) -> Action:
-    """The action a Chatwoot webhook asks for; events Trustline does not use are ignored."""
+def interpret(payload: Any, *, trust_identifier: bool = False) -> Action:
+    """The action a Chatwoot webhook asks for; events Trustline does not use are ignored.
+
+    `trust_identifier` (TRUSTLINE_CHATWOOT_TRUSTED_IDENTIFIER): only the business sets
+    contacts' identifiers on this host, so they may link contacts without proof.
+    """
     if not isinstance(payload, dict):
         raise InvalidMessage("the body must be a JSON object")
     event = payload.get("event")
     if event == "message_created":
-        return _message(payload)
+        return _message(payload, trust_identifier=trust_identifier)
     if event in ("contact_created", "contact_updated"):
-        return ContactUpdate(contact_ref(payload))
+        return ContactUpdate(contact_ref(payload, proven=trust_identifier))
     if event == "conversation_status_changed":
         conversation_id = text_field(payload, "id", required=True, limit=MAX_ID)
         status = text_field(payload, "status", required=True, limit=40)

@@ -88,11 +88,17 @@ def _verify(source: str, body: bytes, config: InboundConfig) -> str:
     )
 
 
-def _process_later(app: Flask, inbox_id: int) -> None:
+def _process_later(app: Flask, inbox_id: int, trust_identifier: bool) -> None:
     """Runs once the answer is sent; a failure leaves the message for the worker."""
     with app.app_context():
         try:
-            inbox.process(get_db(), get_extractor(), get_policy(), inbox_id)
+            inbox.process(
+                get_db(),
+                get_extractor(),
+                get_policy(),
+                inbox_id,
+                trust_identifier=trust_identifier,
+            )
         except Exception:
             log.exception("inbound message %s left for the worker", inbox_id)
 
@@ -123,7 +129,7 @@ def receive(source: str) -> Response:
     except InvalidJson as exc:
         return _problem(400, "invalid_json", str(exc))
     try:
-        action = inbox.interpret(source, payload)
+        action = inbox.interpret(source, payload, trust_identifier=config.chatwoot_trust_identifier)
     except InvalidMessage as exc:
         return _problem(422, "invalid_message", str(exc))
     db = get_db()
@@ -146,5 +152,6 @@ def receive(source: str) -> Response:
     resp.status_code = 202
     if not ignored:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        resp.call_on_close(lambda: _process_later(app, inbox_id))
+        trust = config.chatwoot_trust_identifier
+        resp.call_on_close(lambda: _process_later(app, inbox_id, trust))
     return resp

@@ -48,10 +48,11 @@ def _iso(t: datetime) -> str:
     return t.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def interpret(source: str, payload: Any) -> Action:
-    """The action a message of `source` asks for (raises InvalidMessage)."""
+def interpret(source: str, payload: Any, *, trust_identifier: bool = False) -> Action:
+    """The action a message of `source` asks for (raises InvalidMessage);
+    `trust_identifier` as in `chatwoot.interpret`."""
     if source == chatwoot.SOURCE:
-        return chatwoot.interpret(payload)
+        return chatwoot.interpret(payload, trust_identifier=trust_identifier)
     return messages.interpret(payload)
 
 
@@ -285,6 +286,7 @@ def process(
     policy: Policy,
     inbox_id: int,
     *,
+    trust_identifier: bool = False,
     now: datetime | None = None,
 ) -> str:
     """Process one recorded message exactly once; returns its status afterwards.
@@ -304,7 +306,11 @@ def process(
     action: Action | None = None
     result: ExtractionResult | None = None
     try:
-        action = interpret(source, json.loads(bytes(found["body"]).decode("utf-8")))
+        action = interpret(
+            source,
+            json.loads(bytes(found["body"]).decode("utf-8")),
+            trust_identifier=trust_identifier,
+        )
         if isinstance(action, Note):
             result = extractor.extract(action.text)  # the slow part, outside the transaction
     except (InvalidMessage, ValueError, TrustlineNLPError) as exc:
@@ -353,6 +359,7 @@ def drain(
     *,
     older_than: float,
     limit: int = 50,
+    trust_identifier: bool = False,
     now: datetime | None = None,
 ) -> int:
     """Process messages left `received` for more than `older_than` seconds (their request
@@ -375,7 +382,14 @@ def drain(
                 )
             continue
         try:
-            process(db, extractor_of(), policy, item["id"], now=when)
+            process(
+                db,
+                extractor_of(),
+                policy,
+                item["id"],
+                trust_identifier=trust_identifier,
+                now=when,
+            )
         except Exception:  # one bad message must not stop the worker
             log.exception("inbound message %s could not be processed", item["id"])
     return len(waiting)
