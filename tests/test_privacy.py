@@ -3,7 +3,13 @@ what erasure leaves behind, and whether an acknowledged write survives a crash."
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+
+import sqlite_utils
 from flask import Flask
+from flask.testing import FlaskClient
+from test_webhooks_inbound import CRM_SECRET, send
 
 from assistant.store.db import connect, database_path, get_db
 
@@ -26,3 +32,90 @@ def test_every_handle_syncs_each_commit_so_an_acknowledged_write_survives_power_
         assert handle.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
         handle.conn.close()
+
+
+# -- 1. free text goes through the notes' redaction ---------------------------------------------
+
+PIN, CARD, IBAN, HEALTH = "4821", "4111 1111 1111 1111", "GB82 WEST 1234 5698 7654 32", "diabetes"
+SECRETS = (PIN, CARD, CARD.replace(" ", ""), IBAN, IBAN.replace(" ", ""), HEALTH)
+PLANTED = f"PIN is {PIN}, card {CARD}, IBAN {IBAN}, diagnosed with {HEALTH}"
+
+
+def stored_text(db: sqlite_utils.Database) -> str:
+    """Every value of every row of every table, as text."""
+    tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    out = []
+    for table in tables:
+        for values in db.execute(f"SELECT * FROM [{table}]").fetchall():
+            out += [
+                v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values
+            ]
+    return "\n".join(out)
+
+
+def leaked(text: str) -> list[str]:
+    return [s for s in SECRETS if s in text]
+
+
+def _customer_with_a_fact(client: FlaskClient, headers: dict[str, str]) -> int:
+    assert (
+        client.put("/api/v1/customers/c-1", json={"name": "Ada"}, headers=headers).status_code
+        == 201
+    )
+    resp = client.post(
+        "/api/v1/customers/c-1/notes",
+        json={"text": "Parcel arrived damaged again, very unhappy."},
+        headers=headers,
+    )
+    assert resp.status_code == 201, resp.json
+    return int(resp.json["facts"][0]["id"])
+
+
+def test_consent_evidence_and_removal_reasons_are_redacted_before_they_are_kept(
+    app: Flask, client: FlaskClient, api_headers: dict[str, str]
+) -> None:
+    # Issue 12, item 1: consent evidence went into the append-only ledger and the events
+    # as given; a removal reason into facts and the hash-chained audit log.
+    fact_id = _customer_with_a_fact(client, api_headers)
+    consent = client.post(
+        "/api/v1/customers/c-1/consents",
+        json={"purpose": "personalization", "status": "granted", "evidence": PLANTED},
+        headers=api_headers,
+    )
+    assert consent.status_code == 201 and not leaked(json.dumps(consent.json))
+    assert "[CREDENTIAL]" in consent.json["evidence"]["text"]
+    removed = client.delete(
+        f"/api/v1/customers/c-1/facts/{fact_id}", json={"reason": PLANTED}, headers=api_headers
+    )
+    assert removed.status_code == 200 and not leaked(json.dumps(removed.json))
+    events = client.get("/api/v1/customers/c-1/events", headers=api_headers).json["events"]
+    assert not leaked(json.dumps(events))
+    db = connect(database_path(app))
+    assert not leaked(stored_text(db))
+
+
+def test_inbound_consent_evidence_and_contact_names_are_redacted(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app(TRUSTLINE_INBOUND_SECRETS=f"crm={CRM_SECRET}")
+    client = app.test_client()
+    headers = {"Authorization": "Bearer tl_pytest_only_7Qx2"}
+    assert (
+        client.put("/api/v1/customers/c-1", json={"name": "Ada"}, headers=headers).status_code
+        == 201
+    )
+    message = {
+        "type": "consent.changed",
+        "timestamp": "2025-01-01T00:00:00Z",
+        "data": {
+            "customer_id": "c-1",
+            "purpose": "marketing",
+            "status": "granted",
+            "channel": "email",
+            "wording": PLANTED,
+        },
+    }
+    assert send(client, message, msg_id="msg_consent_1").status_code == 202
+    db = connect(database_path(app))
+    assert json.loads(db.execute("SELECT evidence FROM consents").fetchone()[0])["wording"]
+    assert not leaked(stored_text(db))

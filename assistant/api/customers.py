@@ -12,6 +12,7 @@ from flask import Response, jsonify, request
 from .. import profile as domain
 from ..auth import current_principal, require
 from ..engine import get_extractor, get_policy
+from ..redaction import redact, redact_values
 from ..store.db import get_db, row, writing
 from ..store.events import after as events_after
 from . import bp
@@ -32,6 +33,11 @@ def _str(body: dict[str, Any], key: str, *, required: bool = False, limit: int =
     if not isinstance(value, str) or len(value) > limit:
         raise ApiError(400, "invalid_request", f"'{key}' must be a string of at most {limit}")
     return value
+
+
+def _redacted(text: str | None) -> str | None:
+    """Free text a caller wrote, masked as notes are (issue 12)."""
+    return None if text is None else redact(get_extractor(), text)
 
 
 def _json(payload: Any, status: int = 200) -> Response:
@@ -58,7 +64,7 @@ def put_customer(customer_id: str) -> Response:
         get_db(),
         customer_id,
         actor=current_principal().name,
-        name=_str(body, "name"),
+        name=_redacted(_str(body, "name")),
         email=_str(body, "email"),
         phone=_str(body, "phone"),
         identities=parsed,
@@ -215,7 +221,7 @@ def post_consent(customer_id: str) -> Response:
         actor=agent,
         source=_str(body, "source", limit=40) or "crm",
         method=_str(body, "method", limit=40) or "api",
-        evidence={"agent": agent, **evidence},
+        evidence={"agent": agent, **redact_values(get_extractor(), evidence)},
     )
     return _json(record, 201)
 
@@ -226,7 +232,11 @@ def delete_fact(customer_id: str, fact_id: int) -> Response:
     body = json_object() if request.data else {}
     reason = _str(body, "reason", limit=1000) or request.args.get("reason") or ""
     fact = domain.remove_fact(
-        get_db(), customer_id, fact_id, actor=current_principal().name, reason=reason
+        get_db(),
+        customer_id,
+        fact_id,
+        actor=current_principal().name,
+        reason=_redacted(reason[:1000]) or "",
     )
     return _json(fact)
 

@@ -22,6 +22,7 @@ from nlp import ExtractionResult, Extractor, TrustlineNLPError
 from .. import profile as domain
 from ..policy import Policy
 from ..profile import Identity, ProfileError
+from ..redaction import redact, redact_values
 from ..store import audit
 from ..store.db import row, rows, writing
 from . import chatwoot, messages
@@ -148,7 +149,9 @@ def record(
 # -- processing ----------------------------------------------------------------------------
 
 
-def _customer(db: sqlite_utils.Database, source: str, ref: CustomerRef, actor: str) -> str:
+def _customer(
+    db: sqlite_utils.Database, extractor: Extractor, source: str, ref: CustomerRef, actor: str
+) -> str:
     """The customer `ref` names; a Chatwoot contact seen first is linked or created."""
     found = _find(db, source, ref)
     if found is not None:
@@ -164,7 +167,7 @@ def _customer(db: sqlite_utils.Database, source: str, ref: CustomerRef, actor: s
         db,
         customer_id,
         actor=actor,
-        name=None if vouched else ref.name,
+        name=None if vouched or ref.name is None else redact(extractor, ref.name),
         email=ref.email,
         phone=ref.phone,
         identities=[identity],
@@ -215,7 +218,7 @@ def apply(
     if isinstance(action, Ignore):
         return {}
     if isinstance(action, Note):
-        customer_id = _customer(db, source, action.customer, actor)
+        customer_id = _customer(db, extractor, source, action.customer, actor)
         stored = domain.ingest_note(
             db,
             extractor,
@@ -232,7 +235,7 @@ def apply(
             "conversation": action.conversation,
         }
     if isinstance(action, ContactUpdate):
-        customer_id = _customer(db, source, action.customer, actor)
+        customer_id = _customer(db, extractor, source, action.customer, actor)
         domain.upsert_customer(
             db, customer_id, actor=actor, email=action.customer.email, phone=action.customer.phone
         )
@@ -245,7 +248,7 @@ def apply(
         )
         return {"customer_id": linked}
     if isinstance(action, UnlinkIdentity):
-        customer_id = _customer(db, source, action.customer, actor)
+        customer_id = _customer(db, extractor, source, action.customer, actor)
         cur = db.execute(
             "DELETE FROM identities WHERE customer_id = ? AND source = ? AND external_id = ?",
             [customer_id, source, action.external_id],
@@ -261,7 +264,7 @@ def apply(
             )
         return {"customer_id": customer_id}
     if isinstance(action, ConsentChange):
-        customer_id = _customer(db, source, action.customer, actor)
+        customer_id = _customer(db, extractor, source, action.customer, actor)
         effective = datetime.fromisoformat(action.effective_from) if action.effective_from else None
         domain.record_consent(
             db,
@@ -273,7 +276,11 @@ def apply(
             actor=actor,
             source="crm",
             method="preference_centre",
-            evidence={"source": source, "webhook_id": message_id, **action.evidence},
+            evidence={
+                "source": source,
+                "webhook_id": message_id,
+                **redact_values(extractor, action.evidence),
+            },
             effective_from=effective,
         )
         return {"customer_id": customer_id}
