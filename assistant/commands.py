@@ -233,16 +233,13 @@ def export_command(customer_id: str) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def erase_command(customer_id: str, yes: bool) -> None:
     """Erase CUSTOMER's personal data everywhere (Art. 17), keeping a tombstone."""
-    from .store.db import checkpoint
-
     if not yes:
         click.confirm(f"Erase all personal data of {customer_id}?", abort=True)
     with app_db() as (_, handle):
         try:
-            _echo_json(domain.erase(handle, customer_id, actor="cli"))
+            _echo_json(domain.erase(handle, customer_id, actor="cli"))  # checkpoints the WAL
         except ProfileError as exc:
             raise _fail(exc) from exc
-        checkpoint(handle)
 
 
 @main.command()

@@ -22,7 +22,7 @@ from nlp.redaction import sensitive_spans, to_redacted
 from .consent import ConsentRecord, ConsentState, decide
 from .policy import Policy
 from .store import audit
-from .store.db import row, rows, writing
+from .store.db import checkpoint, row, rows, writing
 from .store.events import Event, publish
 
 # A positive fact of these fields replaces earlier positives of the same field with
@@ -960,6 +960,10 @@ def erase(
             subject=_hash(customer_id),
             details={"counts": counts, "suppressions": len(suppressions)},
         )
+    if not db.conn.in_transaction:
+        # secure_delete zeroed the rows in the pages the transaction wrote; the -wal file
+        # still holds those pages' earlier copies until a checkpoint truncates it.
+        checkpoint(db)
     return {"erased": True, "counts": counts, "suppressions": suppressions}
 
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from nlp import Extractor
+from nlp import Extractor, TrustlineNLPError
+
+UNREADABLE = "[REDACTED]"  # a string the extractor cannot read (too long) is not kept
 
 
 def redact(extractor: Extractor, text: str) -> str:
@@ -18,11 +20,39 @@ def redact(extractor: Extractor, text: str) -> str:
 
 
 def redact_values(extractor: Extractor, value: Any) -> Any:
-    """A JSON value with every string in it (not the keys) redacted."""
+    """A JSON value with every string in it (not the keys) redacted, in one batch."""
+    texts: dict[str, str] = {}
+    _strings(value, texts)
+    readable = []
+    for text in texts:
+        try:
+            extractor.check(text)
+        except TrustlineNLPError:
+            texts[text] = UNREADABLE
+            continue
+        readable.append(text)
+    for text, result in zip(readable, extractor.extract_many(readable), strict=True):
+        texts[text] = result.redacted_text
+    return _replaced(value, texts)
+
+
+def _strings(value: Any, out: dict[str, str]) -> None:
     if isinstance(value, str):
-        return redact(extractor, value)
+        if value.strip():
+            out[value] = value
+    elif isinstance(value, dict):
+        for item in value.values():
+            _strings(item, out)
+    elif isinstance(value, list):
+        for item in value:
+            _strings(item, out)
+
+
+def _replaced(value: Any, masked: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return masked.get(value, value)
     if isinstance(value, dict):
-        return {k: redact_values(extractor, v) for k, v in value.items()}
+        return {k: _replaced(v, masked) for k, v in value.items()}
     if isinstance(value, list):
-        return [redact_values(extractor, v) for v in value]
+        return [_replaced(v, masked) for v in value]
     return value

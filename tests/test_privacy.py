@@ -4,7 +4,9 @@ what erasure leaves behind, and whether an acknowledged write survives a crash."
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import sqlite_utils
 from flask import Flask
@@ -12,6 +14,7 @@ from flask.testing import FlaskClient
 from test_webhooks_inbound import CRM_SECRET, send
 
 from assistant.store.db import connect, database_path, get_db
+from assistant.webhooks.worker import Worker
 
 SYNCHRONOUS_FULL = 2  # PRAGMA synchronous: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
 
@@ -119,3 +122,74 @@ def test_inbound_consent_evidence_and_contact_names_are_redacted(
     db = connect(database_path(app))
     assert json.loads(db.execute("SELECT evidence FROM consents").fetchone()[0])["wording"]
     assert not leaked(stored_text(db))
+
+
+# -- 2. raw inbound bodies; erasure leaves no byte in any file ---------------------------------
+
+
+def file_bytes(app: Flask) -> bytes:
+    """Every byte of every file in the database's directory (main, -wal, -shm, others)."""
+    folder = Path(database_path(app)).parent
+    return b"".join(p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file())
+
+
+def found_in(data: bytes, words: tuple[str, ...]) -> list[str]:
+    return [w for w in words if w.encode() in data]
+
+
+def test_a_raw_inbound_body_never_reaches_a_file_unmasked(
+    make_app: Callable[..., Flask], api_headers: dict[str, str]
+) -> None:
+    # Issue 12, item 2: the raw body was recorded before the 2xx and its bytes stayed
+    # in the -wal file after processing.
+    app = make_app(TRUSTLINE_INBOUND_SECRETS=f"crm={CRM_SECRET}")
+    client = app.test_client()
+    assert (
+        client.put("/api/v1/customers/c-1", json={"name": "Ada"}, headers=api_headers).status_code
+        == 201
+    )
+    message = {
+        "type": "note.created",
+        "timestamp": "2025-01-01T00:00:00Z",
+        "data": {"customer_id": "c-1", "text": f"Prefers email. {PLANTED}", "author": "ann"},
+    }
+    # Recorded and answered, not processed yet (as if the process died right after).
+    assert send(client, message, msg_id="msg_raw_1", close=False).status_code == 202
+    assert found_in(file_bytes(app), SECRETS) == []
+    db = connect(database_path(app))
+    assert db.execute("SELECT status FROM webhook_inbox").fetchone()[0] == "received"
+    # The next message is processed at once; the one left over by the worker (from what
+    # was kept: the masked body).
+    assert send(client, message, msg_id="msg_raw_2").status_code == 202
+    Worker(app, inbox_grace=0).run(threading.Event(), until_idle=True, timeout=20)
+    statuses = [r[0] for r in db.execute("SELECT status FROM webhook_inbox ORDER BY id")]
+    assert statuses == ["processed", "processed"]
+    notes = [r[0] for r in db.execute("SELECT redacted_text FROM notes ORDER BY id")]
+    assert len(notes) == 2 and all("[PAYMENT_CARD]" in n for n in notes), notes
+    assert found_in(file_bytes(app), SECRETS) == []
+
+
+PERSON = ("Lovelace", "ada.lovelace@example.org", "+441632960123")
+NOTE_WORDS = ("snowboards", "Zanzibar")
+
+
+def _erasable_customer(client: FlaskClient, headers: dict[str, str]) -> None:
+    body = {
+        "name": "Ada Lovelace",
+        "email": PERSON[1],
+        "phone": PERSON[2],
+        "identities": [{"source": "crm", "external_id": "cust-lovelace"}],
+    }
+    assert client.put("/api/v1/customers/c-9", json=body, headers=headers).status_code == 201
+    text = "Parcel to Zanzibar arrived damaged again, very unhappy. Asked about snowboards."
+    resp = client.post("/api/v1/customers/c-9/notes", json={"text": text}, headers=headers)
+    assert resp.status_code == 201, resp.json
+
+
+def test_api_erasure_leaves_no_byte_of_the_customer_in_any_file(
+    app: Flask, client: FlaskClient, api_headers: dict[str, str]
+) -> None:
+    _erasable_customer(client, api_headers)
+    assert found_in(file_bytes(app), PERSON + NOTE_WORDS)  # the check sees them first
+    assert client.delete("/api/v1/customers/c-9", headers=api_headers).status_code == 200
+    assert found_in(file_bytes(app), PERSON + NOTE_WORDS) == []

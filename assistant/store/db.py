@@ -127,9 +127,20 @@ def result_code(exc: BaseException) -> int | None:
     return code & 0xFF if isinstance(code, int) else None
 
 
-def checkpoint(db: sqlite_utils.Database) -> None:
-    """Fold the WAL into the main file and truncate it."""
-    db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+CHECKPOINT_TRIES = 50  # each waits up to the busy timeout for readers to move on
+
+
+def checkpoint(db: sqlite_utils.Database) -> bool:
+    """Fold the WAL into the main file and truncate it to nothing, so that no copy of a
+    page from before (an erased customer's rows) is left in the -wal file. Readers of
+    an older snapshot hold a checkpoint back: it is tried again a bounded number of
+    times. True when the WAL was emptied."""
+    for _ in range(CHECKPOINT_TRIES):
+        busy, _log, _done = db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if not busy:
+            return True
+        time.sleep(BEGIN_RETRY_SECONDS * 10)
+    return False
 
 
 # -- Flask integration ---------------------------------------------------------------

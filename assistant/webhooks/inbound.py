@@ -2,13 +2,15 @@
 
 Order of checks: known source (404), size (413), signature and timestamp (401), JSON
 (400), message shape (422), duplicate (200), references (422, 409); only then is the
-message recorded and answered 202. The work happens after the answer is sent (and,
+message recorded (every string in it redacted: the raw body never reaches a file) and
+answered 202. The work happens after the answer is sent (and,
 should that fail, in the worker). Neither bodies nor secrets are ever logged.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +19,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from ..api.errors import InvalidJson, parse_json, problem
 from ..engine import get_extractor, get_policy
+from ..redaction import redact_values
 from ..store.db import get_db, row
 from . import inbox
 from .actions import Ignore, InvalidMessage
@@ -88,8 +91,9 @@ def _verify(source: str, body: bytes, config: InboundConfig) -> str:
     )
 
 
-def _process_later(app: Flask, inbox_id: int, trust_identifier: bool) -> None:
-    """Runs once the answer is sent; a failure leaves the message for the worker."""
+def _process_later(app: Flask, inbox_id: int, trust_identifier: bool, payload: Any) -> None:
+    """Runs once the answer is sent, on the message as received (held in memory only);
+    a failure leaves the masked copy for the worker."""
     with app.app_context():
         try:
             inbox.process(
@@ -98,6 +102,7 @@ def _process_later(app: Flask, inbox_id: int, trust_identifier: bool) -> None:
                 get_policy(),
                 inbox_id,
                 trust_identifier=trust_identifier,
+                payload=payload,
             )
         except Exception:
             log.exception("inbound message %s left for the worker", inbox_id)
@@ -144,7 +149,10 @@ def receive(source: str) -> Response:
         db, get_policy(), source, action, int(current_app.config["TRUSTLINE_MAX_TEXT_CHARS"])
     )
     ignored = isinstance(action, Ignore)
-    inbox_id, new, status = inbox.record(db, source, message_id, body, payload, ignored=ignored)
+    # Nothing unmasked reaches a file (issue 12): what is kept for the worker, should this
+    # process die before the work is done, is the message with every string redacted.
+    kept = b"" if ignored else json.dumps(redact_values(get_extractor(), payload)).encode()
+    inbox_id, new, status = inbox.record(db, source, message_id, kept, payload, ignored=ignored)
     if not new:
         return _duplicate(inbox_id, status)
     log.info("inbound %s message %s recorded (%s)", source, inbox_id, status)
@@ -153,5 +161,5 @@ def receive(source: str) -> Response:
     if not ignored:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         trust = config.chatwoot_trust_identifier
-        resp.call_on_close(lambda: _process_later(app, inbox_id, trust))
+        resp.call_on_close(lambda: _process_later(app, inbox_id, trust, payload))
     return resp

@@ -1,7 +1,8 @@
 """The inbound inbox: record a message with its dedup key, then process it once.
 
-`record` stores the raw message and its (source, webhook-id) key in one transaction
-before any work, so the sender can get its 2xx at once. `process` then carries the
+`record` stores the message (its strings already redacted by the caller: nothing
+unmasked reaches a file) and its (source, webhook-id) key in one transaction before any
+work, so the sender can get its 2xx at once. `process` then carries the
 message out and marks it processed in a single transaction of its own: a crash between
 the two leaves a `received` row that the worker processes later (`drain`), and a
 message is never applied twice. The raw body is deleted once processed.
@@ -294,13 +295,16 @@ def process(
     inbox_id: int,
     *,
     trust_identifier: bool = False,
+    payload: Any = None,
     now: datetime | None = None,
 ) -> str:
     """Process one recorded message exactly once; returns its status afterwards.
 
     Errors the message itself causes (an unknown customer, a conflicting identity) mark
     it failed; anything else (a locked database, a crash) leaves it `received` for the
-    worker to try again, at most MAX_ATTEMPTS times.
+    worker to try again, at most MAX_ATTEMPTS times. `payload` is the message as
+    received, when the process that received it still holds it; otherwise the kept
+    copy is used, whose strings were redacted before it was written.
     """
     at = _iso(now or datetime.now(UTC))
     found = row(db, "SELECT * FROM webhook_inbox WHERE id = ?", [inbox_id])
@@ -313,11 +317,9 @@ def process(
     action: Action | None = None
     result: ExtractionResult | None = None
     try:
-        action = interpret(
-            source,
-            json.loads(bytes(found["body"]).decode("utf-8")),
-            trust_identifier=trust_identifier,
-        )
+        if payload is None:
+            payload = json.loads(bytes(found["body"]).decode("utf-8"))
+        action = interpret(source, payload, trust_identifier=trust_identifier)
         if isinstance(action, Note):
             result = extractor.extract(action.text)  # the slow part, outside the transaction
     except (InvalidMessage, ValueError, TrustlineNLPError) as exc:
