@@ -456,7 +456,11 @@ def remove_fact(
             actor=actor,
             action="fact.removed",
             subject=customer_id,
-            details={"fact_id": fact_id, "reason": reason[:500]},
+            # The reason itself is kept with the fact (erasable), only its digest here.
+            details={
+                "fact_id": fact_id,
+                "reason_digest": audit.keyed_digest(db, customer_id, reason),
+            },
         )
         updated = _fact(db, fact_id)
     return fact_view(updated)
@@ -943,6 +947,17 @@ def erase(
             ).fetchone()[0]
             for table in ("notes", "facts", "consents", "identities", "decisions", "events")
         }
+        # Logged under her pseudonym while her key still exists; deleting her deletes
+        # the key (subject_keys cascades): her entries are then nobody's.
+        audit.append(
+            db,
+            at=iso(at),
+            actor=actor,
+            action="customer.erased",
+            subject=customer_id,
+            details={"counts": counts, "suppressions": len(suppressions)},
+        )
+        _forget_inbound(db, customer_id)
         db.execute("DELETE FROM events WHERE customer_id = ?", [customer_id])
         db.execute("DELETE FROM idempotency WHERE customer_id = ?", [customer_id])
         db.execute("DELETE FROM customers WHERE id = ?", [customer_id])  # cascades
@@ -952,19 +967,33 @@ def erase(
             "AND kind = 'erase'",
             [iso(at), customer_id],
         )
-        audit.append(
-            db,
-            at=iso(at),
-            actor=actor,
-            action="customer.erased",
-            subject=_hash(customer_id),
-            details={"counts": counts, "suppressions": len(suppressions)},
-        )
     if not db.conn.in_transaction:
         # secure_delete zeroed the rows in the pages the transaction wrote; the -wal file
         # still holds those pages' earlier copies until a checkpoint truncates it.
         checkpoint(db)
     return {"erased": True, "counts": counts, "suppressions": suppressions}
+
+
+def erased_message_id(source: str, message_id: str) -> str:
+    """What an erased customer's inbound message keeps of its id: a digest, still
+    matched against replays (inside the signature's tolerance) but naming nothing."""
+    return "erased:" + _hash(f"{source}:{message_id}")
+
+
+def _forget_inbound(db: sqlite_utils.Database, customer_id: str) -> None:
+    """Inbound messages about the customer keep neither their conversation (the CRM's
+    or Chatwoot's id of her conversation) nor their delivery id."""
+    for msg in rows(
+        db,
+        "SELECT id, source, message_id FROM webhook_inbox WHERE customer_id = ? "
+        "AND message_id NOT LIKE 'erased:%'",
+        [customer_id],
+    ):
+        db.execute(
+            "UPDATE webhook_inbox SET message_id = ?, conversation = NULL, body = NULL, "
+            "error = NULL WHERE id = ?",
+            [erased_message_id(msg["source"], msg["message_id"]), msg["id"]],
+        )
 
 
 def purge(

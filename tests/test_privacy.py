@@ -13,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from test_webhooks_inbound import CRM_SECRET, send
 
+from assistant.store import audit
 from assistant.store.db import connect, database_path, get_db
 from assistant.webhooks.worker import Worker
 
@@ -193,3 +194,50 @@ def test_api_erasure_leaves_no_byte_of_the_customer_in_any_file(
     assert found_in(file_bytes(app), PERSON + NOTE_WORDS)  # the check sees them first
     assert client.delete("/api/v1/customers/c-9", headers=api_headers).status_code == 200
     assert found_in(file_bytes(app), PERSON + NOTE_WORDS) == []
+
+
+# -- 3. erasure in the append-only audit log --------------------------------------------------
+
+
+def test_after_erasure_the_audit_log_and_inbox_hold_nothing_that_names_her(
+    make_app: Callable[..., Flask], api_headers: dict[str, str]
+) -> None:
+    # Issue 12, item 3: audit_log kept the customer id in clear in 7 entries and a reason
+    # naming her; webhook_inbox kept the conversation and delivery ids.
+    app = make_app(TRUSTLINE_INBOUND_SECRETS=f"crm={CRM_SECRET}")
+    client = app.test_client()
+    _erasable_customer(client, api_headers)
+    message = {
+        "type": "message.received",
+        "timestamp": "2025-01-01T00:00:00Z",
+        "data": {
+            "customer_id": "c-9",
+            "text": "The parcel to Zanzibar is late again, I am very unhappy.",
+            "conversation_id": "conv-lovelace-4242",
+        },
+    }
+    assert send(client, message, msg_id="msg_lovelace_77").status_code == 202
+    complaint = client.get("/api/v1/customers/c-9/profile", headers=api_headers).json["complaints"][
+        0
+    ]
+    reason = {"reason": "Ada Lovelace says this was her neighbour's parcel"}
+    path = f"/api/v1/customers/c-9/facts/{complaint['id']}"
+    assert client.delete(path, json=reason, headers=api_headers).status_code == 200
+    db = connect(database_path(app))
+    with app.app_context():
+        pseudonym = audit.subject_of(get_db(), "c-9")
+    trail = [r[0] for r in db.execute("SELECT subject FROM audit_log")]
+    assert pseudonym is not None and trail.count(pseudonym) >= 4  # linkable while she exists
+
+    assert client.delete("/api/v1/customers/c-9", headers=api_headers).status_code == 200
+    names = ("c-9", "Lovelace", "neighbour", "conv-lovelace-4242", "msg_lovelace_77")
+    log = "\n".join(str(v) for r in db.execute("SELECT * FROM audit_log") for v in r)
+    assert [n for n in names if n in log] == []
+    inbox = "\n".join(str(v) for r in db.execute("SELECT * FROM webhook_inbox") for v in r)
+    assert [n for n in names if n in inbox] == []
+    with app.app_context():
+        assert audit.subject_of(get_db(), "c-9") is None  # her key is gone: unlinkable
+        assert audit.verify(get_db()).ok  # and the chain still verifies
+    # A replay of the message within the tolerance window is still a duplicate.
+    again = send(client, message, msg_id="msg_lovelace_77")
+    assert again.status_code == 200 and again.json["status"] == "duplicate"

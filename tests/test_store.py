@@ -43,7 +43,12 @@ def test_pragmas_are_set(db: sqlite_utils.Database) -> None:
 def test_migrations_are_named_and_applied_once(db: sqlite_utils.Database) -> None:
     assert migrate(db) == []
     names = [r[0] for r in db.execute("SELECT name FROM _sqlite_migrations").fetchall()]
-    assert names == ["m001_initial", "m002_webhooks", "m003_events_autoincrement"]
+    assert names == [
+        "m001_initial",
+        "m002_webhooks",
+        "m003_events_autoincrement",
+        "m004_subject_keys",
+    ]
 
 
 def test_consent_ledger_is_append_only(db: sqlite_utils.Database) -> None:

@@ -364,3 +364,18 @@ def m003_events_autoincrement(db: sqlite_utils.Database) -> None:
     )
     for sql in triggers:
         db.execute(sql)
+
+
+@migrations()
+def m004_subject_keys(db: sqlite_utils.Database) -> None:
+    """Audit subjects are pseudonyms: an HMAC of the customer id under a key of the
+    customer's own, deleted with her at erasure (crypto-shredding, docs/erasure.md)."""
+    db.executescript(
+        """
+        CREATE TABLE subject_keys (
+            customer_id TEXT PRIMARY KEY REFERENCES customers(id) ON DELETE CASCADE,
+            key BLOB NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """
+    )

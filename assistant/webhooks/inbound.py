@@ -20,7 +20,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from ..api.errors import InvalidJson, parse_json, problem
 from ..engine import get_extractor, get_policy
 from ..redaction import redact_values
-from ..store.db import get_db, row
+from ..store.db import get_db
 from . import inbox
 from .actions import Ignore, InvalidMessage
 from .config import CHATWOOT, InboundConfig
@@ -138,11 +138,7 @@ def receive(source: str) -> Response:
     except InvalidMessage as exc:
         return _problem(422, "invalid_message", str(exc))
     db = get_db()
-    seen = row(
-        db,
-        "SELECT id, status FROM webhook_inbox WHERE source = ? AND message_id = ?",
-        [source, message_id],
-    )
+    seen = inbox.seen(db, source, message_id)
     if seen is not None:
         return _duplicate(seen["id"], seen["status"])
     inbox.precheck(

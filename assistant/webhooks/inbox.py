@@ -103,6 +103,16 @@ def _find(db: sqlite_utils.Database, source: str, ref: CustomerRef) -> str | Non
     return None
 
 
+def seen(db: sqlite_utils.Database, source: str, message_id: str) -> dict[str, Any] | None:
+    """The first copy of a message (id, status), also when its customer was erased since
+    (her messages keep only a digest of their id)."""
+    return row(
+        db,
+        "SELECT id, status FROM webhook_inbox WHERE source = ? AND message_id IN (?, ?)",
+        [source, message_id, domain.erased_message_id(source, message_id)],
+    )
+
+
 # -- recording -----------------------------------------------------------------------------
 
 
@@ -123,11 +133,7 @@ def record(
     """
     at = _iso(now or datetime.now(UTC))
     with writing(db):
-        found = row(
-            db,
-            "SELECT id, status FROM webhook_inbox WHERE source = ? AND message_id = ?",
-            [source, message_id],
-        )
+        found = seen(db, source, message_id)
         if found is not None:
             return int(found["id"]), False, str(found["status"])
         status = "ignored" if ignored else "received"
