@@ -48,6 +48,7 @@ def test_migrations_are_named_and_applied_once(db: sqlite_utils.Database) -> Non
         "m002_webhooks",
         "m003_events_autoincrement",
         "m004_subject_keys",
+        "m005_demo_identity_source",
     ]
 
 

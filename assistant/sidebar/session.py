@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from flask import Flask, request, session
 
-from .config import DEMO_ISSUER, sidebar_config
+from .config import DEMO_ISSUER, DEMO_SOURCE, sidebar_config
 from .launch import LaunchClaims
 
 CSRF_HEADER = "X-CSRF-Token"
@@ -75,7 +75,8 @@ def start(claims: LaunchClaims) -> Agent:
         name=claims.agent_name,
         role=claims.role,
         issuer=claims.issuer,
-        source=claims.source,
+        # A demo session looks customers up in the demo's own identity source only.
+        source=DEMO_SOURCE if claims.issuer == DEMO_ISSUER else claims.source,
         customer=claims.customer,
         theme=claims.theme,
     )

@@ -379,3 +379,18 @@ def m004_subject_keys(db: sqlite_utils.Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m005_demo_identity_source(db: sqlite_utils.Database) -> None:
+    """The demo's customers move to identity sources of their own: under `chatwoot` and
+    `crm`, a real Chatwoot's contact 101 resolved to a demo customer, and a contact a
+    demo visitor created met a real agent."""
+    db.executescript(
+        """
+        UPDATE OR IGNORE identities SET source = 'trustline-demo'
+         WHERE source = 'chatwoot' AND customer_id LIKE 'demo-%';
+        UPDATE OR IGNORE identities SET source = 'trustline-demo-crm'
+         WHERE source = 'crm' AND customer_id LIKE 'demo-%';
+        """
+    )
