@@ -63,8 +63,8 @@ SETTINGS: tuple[Setting, ...] = (
         "Serve the demo agent desktop at / (three demo customers, signed with a demo host "
         "secret) and seed its customers at start-up. Off by default; `make run` turns it "
         "on. The demo has its own identity source (trustline-demo): demo sessions only "
-        "see and create demo customers, real sessions never see them. Keep it off on any "
-        "server reachable by others.",
+        "see and create demo customers, whose ids no real host's contact resolves to. Keep "
+        "it off on any server reachable by others.",
     ),
     Setting(
         "TRUSTLINE_MAX_STREAMS",
