@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from .policy import Policy
 from .store import audit
 from .store.db import checkpoint, row, rows, writing
 from .store.events import Event, publish
+
+log = logging.getLogger(__name__)
 
 # A positive fact of these fields replaces earlier positives of the same field with
 # another value ("now prefers SMS" after "prefers email"); other fields accumulate.
@@ -967,10 +970,13 @@ def erase(
             "AND kind = 'erase'",
             [iso(at), customer_id],
         )
-    if not db.conn.in_transaction:
-        # secure_delete zeroed the rows in the pages the transaction wrote; the -wal file
-        # still holds those pages' earlier copies until a checkpoint truncates it.
-        checkpoint(db)
+    # secure_delete zeroed the rows in the pages the transaction wrote; the -wal file
+    # still holds those pages' earlier copies until a checkpoint truncates it.
+    if not db.conn.in_transaction and not checkpoint(db):
+        log.warning(
+            "erasure committed, but readers kept the -wal file from being truncated: "
+            "earlier copies of its pages stay there until the next wal_checkpoint(TRUNCATE)"
+        )
     return {"erased": True, "counts": counts, "suppressions": suppressions}
 
 

@@ -126,7 +126,7 @@ def test_planted_secrets_reach_no_file_and_no_log_and_erasure_leaves_nothing(
     # -- Standard Webhooks inbound: an agent's note, a customer message, a consent change
     for n, (kind, data) in enumerate(
         [
-            ("note.created", {"text": f"Prefers email. {PLANTED}", "author": "crm-agent"}),
+            ("note.created", {"text": f"Prefers email. {PLANTED}", "author": f"agent {CARD}"}),
             ("message.received", {"text": f"Still waiting, unhappy. {PLANTED}"}),
             (
                 "consent.changed",

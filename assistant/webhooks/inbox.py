@@ -232,7 +232,7 @@ def apply(
             policy,
             customer_id,
             action.text,
-            agent=action.author,
+            agent=redact(extractor, action.author),  # the CRM's free text, audited
             source=source,
             result=result,
         )
