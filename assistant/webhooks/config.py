@@ -56,6 +56,9 @@ class DeliveryConfig:
         return self.schedule[index]
 
 
+INBOUND_CONFIG_KEY = "trustline.webhooks.inbound"  # the app extension holding it
+
+
 @dataclass(frozen=True, slots=True)
 class InboundConfig:
     """Inbound sources: Standard Webhooks secrets per source, Chatwoot's secrets."""

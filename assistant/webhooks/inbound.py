@@ -23,13 +23,13 @@ from ..redaction import redact_values
 from ..store.db import get_db
 from . import inbox
 from .actions import Ignore, InvalidMessage
-from .config import CHATWOOT, InboundConfig
+from .config import CHATWOOT, INBOUND_CONFIG_KEY, InboundConfig
 from .errors import WebhookError
 from .signing import VerificationError, verify_chatwoot, verify_standard
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks_in", __name__, url_prefix="/webhooks/in")
-CONFIG_KEY = "trustline.webhooks.inbound"
+CONFIG_KEY = INBOUND_CONFIG_KEY
 MAX_TIMESTAMP_DIGITS = 20  # Unix seconds need 10 digits until the year 2286
 
 

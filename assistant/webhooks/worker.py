@@ -25,8 +25,7 @@ from ..engine import get_extractor, get_policy
 from ..store.db import connect, database_path, row
 from ..store.failures import storage_condition
 from . import deliveries, inbox, outbox
-from .config import DeliveryConfig, delivery_config, inbound_config
-from .inbound import CONFIG_KEY as INBOUND_CONFIG_KEY
+from .config import INBOUND_CONFIG_KEY, DeliveryConfig, delivery_config, inbound_config
 from .network import Resolver, system_resolver
 from .outbox import Claim
 from .signing import outbound_headers
