@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +18,13 @@ from click.testing import CliRunner
 from conftest import api_key_hash
 from flask import Flask
 from flask.testing import FlaskClient
+from test_failures import Serve, call
 from test_sidebar import HOST_SECRET, hx, sign_in
 from test_webhooks_inbound import CHATWOOT_SECRET, CRM_SECRET, chatwoot, message_created, send
 
 from assistant.cli import main
 from assistant.store.db import database_path
+from assistant.webhooks.signing import chatwoot_signature, signature_header
 from nlp import Extractor
 
 # Secrets today's redaction masks: a Luhn card, a PIN read out, an IBAN, an Art. 9 word.
@@ -195,3 +199,66 @@ def test_planted_secrets_reach_no_file_and_no_log_and_erasure_leaves_nothing(
     assert found(seen, SECRETS) == []
     files = everything(app, caplog)[: -len(caplog.text.encode()) or None]
     assert found(files, ADA + GRACE) == [], json.dumps(found(files, ADA + GRACE))
+
+
+def test_a_running_server_logs_no_secret_and_its_erasure_leaves_no_byte(tmp_path: Path) -> None:
+    """The same through `trustline serve` (gunicorn workers, the webhook process): its
+    log and the files beside its database."""
+    key = "tl_scan_server_key_51"
+    folder = tmp_path / "data"
+    folder.mkdir()
+    srv = Serve(
+        folder / "trustline.db",
+        tmp_path / "serve.log",
+        key,
+        TRUSTLINE_INBOUND_SECRETS=f"crm={CRM_SECRET}",
+        TRUSTLINE_CHATWOOT_SECRET=CHATWOOT_SECRET,
+    )
+    try:
+        ada = {"name": f"Ada {ADA[0]}", "email": ADA[1]}
+        assert srv.call("PUT", "/api/v1/customers/c-srv", ada).status == 201
+        text = f"Parcel to {ADA[2]} damaged again, very unhappy. {PLANTED}. Likes {ADA[3]}."
+        assert srv.call("POST", "/api/v1/customers/c-srv/notes", {"text": text}).status == 201
+        consent = {"purpose": "personalization", "status": "granted", "evidence": PLANTED}
+        assert srv.call("POST", "/api/v1/customers/c-srv/consents", consent).status == 201
+        message = {
+            "type": "note.created",
+            "timestamp": "2025-01-01T00:00:00Z",
+            "data": {"customer_id": "c-srv", "text": f"Prefers email. {PLANTED}"},
+        }
+        body = json.dumps(message)
+        now = datetime.now(UTC)
+        signed = {
+            "Content-Type": "application/json",
+            "webhook-id": "msg_srv_1",
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": signature_header("msg_srv_1", now, body, [CRM_SECRET]),
+        }
+        assert call(srv.port, "POST", "/webhooks/in/crm", body, key=None, **signed).status == 202
+        raw = json.dumps(message_created(f"Prefers email. {PLANTED}")).encode()
+        stamp = str(int(now.timestamp()))
+        cw = {
+            "Content-Type": "application/json",
+            "X-Chatwoot-Timestamp": stamp,
+            "X-Chatwoot-Signature": chatwoot_signature(CHATWOOT_SECRET, stamp, raw),
+        }
+        answer = call(srv.port, "POST", "/webhooks/in/chatwoot", raw.decode(), key=None, **cw)
+        assert answer.status == 202
+        for _ in range(300):  # processed right after the answers; bounded wait
+            notes = json.loads(srv.call("GET", "/api/v1/customers/c-srv/export").body)["notes"]
+            found_cw = srv.call("GET", "/api/v1/customers/lookup?source=chatwoot&external_id=14")
+            if len(notes) == 2 and found_cw.status == 200:
+                break
+            time.sleep(0.1)
+        assert len(notes) == 2 and found_cw.status == 200
+
+        def files() -> bytes:
+            return b"".join(p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file())
+
+        assert found(files(), ADA)
+        assert found(files() + srv.log_path.read_bytes(), SECRETS) == []
+        assert srv.call("DELETE", "/api/v1/customers/c-srv").status == 200
+        assert found(files(), ADA) == []
+        assert found(files() + srv.log_path.read_bytes(), SECRETS) == []
+    finally:
+        srv.kill()
