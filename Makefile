@@ -36,8 +36,9 @@ browsers:
 	  fi; \
 	fi
 
+# The demo agent desktop is on here only (TRUSTLINE_DEMO defaults to off).
 run: $(BIN)/.installed $(VENDOR)/.installed
-	$(BIN)/trustline serve --host $(HOST) --port $(PORT)
+	TRUSTLINE_DEMO=1 $(BIN)/trustline serve --host $(HOST) --port $(PORT)
 
 test: $(BIN)/.installed $(VENDOR)/.installed browsers
 	$(BIN)/ruff check .

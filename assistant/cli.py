@@ -317,8 +317,7 @@ def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
     if not settings.BY_NAME["TRUSTLINE_API_KEY_HASHES"].read():
         dev_key = new_key()
         os.environ["TRUSTLINE_API_KEY_HASHES"] = hash_key(dev_key)
-    # The demo agent desktop is on unless TRUSTLINE_DEMO says otherwise (docs/sidebar.md).
-    os.environ.setdefault("TRUSTLINE_DEMO", "1")
+    # The demo agent desktop is off unless TRUSTLINE_DEMO asks (`make run` does).
     app = create_app()
     try:
         preload(app)

@@ -85,6 +85,9 @@ def customer_add(
     customer_id: str, name: str, email: str | None, phone: str | None, identities: tuple[str, ...]
 ) -> None:
     """Create or update CUSTOMER (the id your CRM uses)."""
+    from .engine import get_extractor
+    from .redaction import redact
+
     parsed = [_identity(i) for i in identities]
     with app_db() as (_, handle):
         try:
@@ -92,7 +95,7 @@ def customer_add(
                 handle,
                 customer_id,
                 actor="cli",
-                name=name,
+                name=redact(get_extractor(), name),
                 email=email,
                 phone=phone,
                 identities=parsed,
@@ -179,7 +182,8 @@ def _consent_command(status: str) -> Callable[..., None]:
     def command(
         customer_id: str, purpose: str, channel: str | None, agent: str, evidence: str
     ) -> None:
-        from .engine import get_policy
+        from .engine import get_extractor, get_policy
+        from .redaction import redact
 
         with app_db() as (_, handle):
             try:
@@ -193,7 +197,7 @@ def _consent_command(status: str) -> Callable[..., None]:
                     actor=agent,
                     source="agent",
                     method="cli",
-                    evidence={"agent": agent, "text": evidence},
+                    evidence={"agent": agent, "text": redact(get_extractor(), evidence)},
                 )
             except ProfileError as exc:
                 raise _fail(exc) from exc
@@ -229,16 +233,13 @@ def export_command(customer_id: str) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def erase_command(customer_id: str, yes: bool) -> None:
     """Erase CUSTOMER's personal data everywhere (Art. 17), keeping a tombstone."""
-    from .store.db import checkpoint
-
     if not yes:
         click.confirm(f"Erase all personal data of {customer_id}?", abort=True)
     with app_db() as (_, handle):
         try:
-            _echo_json(domain.erase(handle, customer_id, actor="cli"))
+            _echo_json(domain.erase(handle, customer_id, actor="cli"))  # checkpoints the WAL
         except ProfileError as exc:
             raise _fail(exc) from exc
-        checkpoint(handle)
 
 
 @main.command()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import sqlite3
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -22,8 +24,10 @@ from nlp.redaction import sensitive_spans, to_redacted
 from .consent import ConsentRecord, ConsentState, decide
 from .policy import Policy
 from .store import audit
-from .store.db import row, rows, writing
+from .store.db import checkpoint, row, rows, writing
 from .store.events import Event, publish
+
+log = logging.getLogger(__name__)
 
 # A positive fact of these fields replaces earlier positives of the same field with
 # another value ("now prefers SMS" after "prefers email"); other fields accumulate.
@@ -300,6 +304,7 @@ def confirm_proposal(
         raise ProfileError(
             409, "proposal_closed", f"proposal {proposal_id} is {proposal['status']}"
         )
+    _check_wording(policy, str(proposal["purpose"]), wording, wording_version)
     with writing(db):
         record = record_consent(
             db,
@@ -324,6 +329,29 @@ def confirm_proposal(
             [record["id"], proposal_id],
         )
     return record
+
+
+def _check_wording(policy: Policy, purpose: str, wording: str, wording_version: str) -> None:
+    """A confirmation records what the customer heard: the policy's own script of that
+    version, word for word (ProfileError 400 otherwise)."""
+    try:
+        script, version = policy.wording(purpose)
+    except KeyError as exc:
+        raise ProfileError(400, "no_wording", str(exc.args[0])) from exc
+    if wording_version != version:
+        raise ProfileError(
+            400,
+            "unknown_wording_version",
+            f"the policy has no wording version {wording_version!r} for {purpose!r} "
+            f"(the current one is {version!r})",
+        )
+    if wording.strip() != script:
+        raise ProfileError(
+            400,
+            "wording_mismatch",
+            f"'wording' is not the policy's script {version!r} for {purpose!r}: send the "
+            "text shown to the customer, word for word",
+        )
 
 
 # -- facts -----------------------------------------------------------------------------
@@ -432,7 +460,11 @@ def remove_fact(
             actor=actor,
             action="fact.removed",
             subject=customer_id,
-            details={"fact_id": fact_id, "reason": reason[:500]},
+            # The reason itself is kept with the fact (erasable), only its digest here.
+            details={
+                "fact_id": fact_id,
+                "reason_digest": audit.keyed_digest(db, customer_id, reason),
+            },
         )
         updated = _fact(db, fact_id)
     return fact_view(updated)
@@ -517,6 +549,8 @@ def ingest_note(
     re-based onto it.
     """
     extractor.check(text)
+    if not text.strip():
+        raise ProfileError(400, "empty_text", "the note has no text")
     if result is None:
         result = extractor.extract(text)
     at = now or utcnow()
@@ -917,6 +951,17 @@ def erase(
             ).fetchone()[0]
             for table in ("notes", "facts", "consents", "identities", "decisions", "events")
         }
+        # Logged under her pseudonym while her key still exists; deleting her deletes
+        # the key (subject_keys cascades): her entries are then nobody's.
+        audit.append(
+            db,
+            at=iso(at),
+            actor=actor,
+            action="customer.erased",
+            subject=customer_id,
+            details={"counts": counts, "suppressions": len(suppressions)},
+        )
+        _forget_inbound(db, customer_id)
         db.execute("DELETE FROM events WHERE customer_id = ?", [customer_id])
         db.execute("DELETE FROM idempotency WHERE customer_id = ?", [customer_id])
         db.execute("DELETE FROM customers WHERE id = ?", [customer_id])  # cascades
@@ -926,15 +971,45 @@ def erase(
             "AND kind = 'erase'",
             [iso(at), customer_id],
         )
-        audit.append(
-            db,
-            at=iso(at),
-            actor=actor,
-            action="customer.erased",
-            subject=_hash(customer_id),
-            details={"counts": counts, "suppressions": len(suppressions)},
+    # secure_delete zeroed the rows in the pages the transaction wrote; the -wal file
+    # still holds those pages' earlier copies until a checkpoint truncates it.
+    if not db.conn.in_transaction and not _checkpointed(db):
+        log.warning(
+            "erasure committed, but readers kept the -wal file from being truncated: "
+            "earlier copies of its pages stay there until the next wal_checkpoint(TRUNCATE)"
         )
     return {"erased": True, "counts": counts, "suppressions": suppressions}
+
+
+def _checkpointed(db: sqlite_utils.Database) -> bool:
+    """`checkpoint`, after the erasure committed: a failure (a full disk) must not turn
+    the committed erasure into an error answer."""
+    try:
+        return checkpoint(db)
+    except sqlite3.Error:
+        return False
+
+
+def erased_message_id(source: str, message_id: str) -> str:
+    """What an erased customer's inbound message keeps of its id: a digest, still
+    matched against replays (inside the signature's tolerance) but naming nothing."""
+    return "erased:" + _hash(f"{source}:{message_id}")
+
+
+def _forget_inbound(db: sqlite_utils.Database, customer_id: str) -> None:
+    """Inbound messages about the customer keep neither their conversation (the CRM's
+    or Chatwoot's id of her conversation) nor their delivery id."""
+    for msg in rows(
+        db,
+        "SELECT id, source, message_id FROM webhook_inbox WHERE customer_id = ? "
+        "AND message_id NOT LIKE 'erased:%'",
+        [customer_id],
+    ):
+        db.execute(
+            "UPDATE webhook_inbox SET message_id = ?, conversation = NULL, body = NULL, "
+            "error = NULL WHERE id = ?",
+            [erased_message_id(msg["source"], msg["message_id"]), msg["id"]],
+        )
 
 
 def purge(

@@ -29,6 +29,7 @@ from werkzeug.test import TestResponse
 # happen before any app is created (pytest imports test modules before running them).
 from assistant.api import openapi
 from assistant.auth import SCOPES, create_key
+from assistant.policy import load_policy
 from assistant.store.db import connect
 
 PREFIX = "/api/v1"
@@ -418,9 +419,12 @@ def consents(api: Api, h: dict[str, str], proposal_id: int) -> None:
     url = f"{C1}/consents"
     decision = {"purpose": "personalization", "status": "granted", "evidence": "Said yes."}
     api.call("post", url, 201, json=decision, headers=h)
-    confirm = {"proposal_id": proposal_id, "wording": "Texts?", "wording_version": "sms-1"}
+    script, version = load_policy().wording("marketing")
+    confirm = {"proposal_id": proposal_id, "wording": "Texts?", "wording_version": version}
+    api.call("post", url, 400, json=confirm, headers=h)  # not the script the customer heard
+    confirm["wording"] = script
     record = api.call("post", url, 201, json=confirm, headers=h)
-    assert body(record)["evidence"]["wording_version"] == "sms-1"
+    assert body(record)["evidence"]["wording_version"] == version
     api.call("post", url, 409, json=confirm, headers=h)
     api.call("post", url, 404, json={**confirm, "proposal_id": 999}, headers=h)
     api.call("post", url, 400, json={**decision, "purpose": "nope"}, headers=h)

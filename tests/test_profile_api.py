@@ -49,6 +49,13 @@ def note(client: FlaskClient, headers: dict[str, str], text: str, **extra: Any) 
     return resp.json
 
 
+MARKETING_WORDING = (
+    "May we send you our offers and news this way? We ask for each channel (e-mail, text "
+    "message, phone, post) separately, and you can stop any of them at any time by replying "
+    "STOP or by telling us."
+)
+
+
 def profile(client: FlaskClient, headers: dict[str, str]) -> Any:
     resp = client.get("/api/v1/customers/c-1/profile", headers=headers)
     assert resp.status_code == 200
@@ -169,13 +176,13 @@ def test_grant_in_a_note_is_only_a_proposal_until_confirmed(
         "/api/v1/customers/c-1/consents",
         json={
             "proposal_id": proposal["id"],
-            "wording": "Can we text you about offers? You can stop at any time.",
-            "wording_version": "marketing-sms-v1",
+            "wording": MARKETING_WORDING,
+            "wording_version": "marketing-1",
         },
         headers=api_headers,
     )
     assert resp.status_code == 201
-    assert resp.json["evidence"]["wording_version"] == "marketing-sms-v1"
+    assert resp.json["evidence"]["wording_version"] == "marketing-1"
     view = profile(client, api_headers)
     assert view["consents"]["marketing"]["channels"].get("sms") == "granted"
 
@@ -368,3 +375,47 @@ def test_consent_cannot_be_granted_for_all_purposes_at_once(
     )
     assert resp.status_code == 400
     assert resp.json["error"] == "unspecific_consent"
+
+
+# Issue 12, smaller gaps: a confirmation carries the policy's script; no empty notes.
+
+
+@pytest.mark.parametrize(
+    ("wording", "version", "problem"),
+    [
+        ("ok?", "marketing-1", "wording_mismatch"),
+        (MARKETING_WORDING, "marketing-sms-v9", "unknown_wording_version"),
+    ],
+)
+def test_a_confirmation_must_carry_the_policys_script_for_its_version(
+    client: FlaskClient,
+    api_headers: dict[str, str],
+    customer: str,
+    wording: str,
+    version: str,
+    problem: str,
+) -> None:
+    proposal = note(client, api_headers, "Happy for us to text her about offers.")[
+        "consent_proposals"
+    ][0]
+    resp = client.post(
+        "/api/v1/customers/c-1/consents",
+        json={"proposal_id": proposal["id"], "wording": wording, "wording_version": version},
+        headers=api_headers,
+    )
+    assert resp.status_code == 400 and resp.json["error"] == problem, resp.json
+    assert version in resp.json["detail"] or "marketing-1" in resp.json["detail"]
+    view = profile(client, api_headers)
+    assert view["consents"]["marketing"]["channels"].get("sms") is None
+    assert [p["id"] for p in view["consent_proposals"]] == [proposal["id"]]  # still pending
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t "])
+def test_an_empty_note_is_refused(
+    client: FlaskClient, api_headers: dict[str, str], customer: str, text: str
+) -> None:
+    resp = client.post(
+        "/api/v1/customers/c-1/notes", json={"text": text, "agent": "a"}, headers=api_headers
+    )
+    assert resp.status_code == 400 and resp.json["error"] == "empty_text", resp.json
+    assert client.get("/api/v1/customers/c-1/export", headers=api_headers).json["notes"] == []

@@ -32,6 +32,7 @@ from assistant import create_app
 from assistant import profile as domain
 from assistant.policy import load_policy
 from assistant.sidebar import launch
+from assistant.sidebar.config import DEMO_SOURCE
 from assistant.sidebar.demo import seed
 from assistant.store.db import connect
 from nlp import Extractor
@@ -192,7 +193,12 @@ def make_customer(
 
 
 def open_sidebar(
-    driver: WebDriver, server: Server, contact: str, role: str = "agent", theme: str | None = None
+    driver: WebDriver,
+    server: Server,
+    contact: str,
+    role: str = "agent",
+    theme: str | None = None,
+    source: str = "chatwoot",
 ) -> None:
     token = launch.sign(
         HOST_SECRET,
@@ -201,7 +207,7 @@ def open_sidebar(
         agent_id="agent-7",
         name="Grace Agent",
         role=role,
-        source="chatwoot",
+        source=source,
         customer=contact,
         theme=theme,
     )
@@ -274,7 +280,8 @@ def test_screenshots_follow_the_hosts_theme(driver: WebDriver, server: Server, t
     metrics = {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False}
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
     try:
-        open_sidebar(driver, server, contact="101", theme=theme)  # Ada, seeded by the demo
+        # Ada, seeded by the demo under its own identity source
+        open_sidebar(driver, server, contact="101", theme=theme, source=DEMO_SOURCE)
         type_note(driver, f"Replacement sent. Card {CARD}, wants eco delivery next time.")
         wait_for(driver, lambda d: text_of(d, "#live") == "Live")
         driver.execute_script("document.activeElement.blur(); window.scrollTo(0, 0)")
@@ -397,7 +404,7 @@ def test_chatwoot_app_context_switches_the_customer_and_other_origins_are_ignore
         audience="trustline-sidebar",
         agent_id="agent-7",
         role="agent",
-        source="chatwoot",
+        source=DEMO_SOURCE,  # Ada, seeded by the demo
         customer="101",
     )
     driver.get(other_host.url("/?token=" + token, host="localhost"))

@@ -47,7 +47,9 @@ def test_migrations_are_named_and_applied_once(db: sqlite_utils.Database) -> Non
         "m001_initial",
         "m002_webhooks",
         "m003_events_autoincrement",
-        "m004_sidebar_sessions",
+        "m004_subject_keys",
+        "m005_demo_identity_source",
+        "m006_sidebar_sessions",
     ]
 
 

@@ -421,8 +421,15 @@ def test_chatwoot_outgoing_replies_are_ignored(
 
 
 def test_chatwoot_contact_updated_maps_the_contact_with_email_and_phone(
-    client: FlaskClient, db: sqlite_utils.Database, customer: str
+    make_app: Callable[..., Flask], api_headers: dict[str, str]
 ) -> None:
+    # The host vouches for identifiers (issue 12: without it, an identifier needs proof).
+    app = make_app(
+        TRUSTLINE_CHATWOOT_SECRET=CHATWOOT_SECRET, TRUSTLINE_CHATWOOT_TRUSTED_IDENTIFIER=True
+    )
+    client, db = app.test_client(), connect(database_path(app))
+    body = {"name": "Ada", "identities": [{"source": "crm", "external_id": "4711"}]}
+    assert client.put("/api/v1/customers/c-1", json=body, headers=api_headers).status_code == 201
     payload = {
         **CONTACT,
         "identifier": "c-1",  # the business vouches: this contact is Trustline's c-1
@@ -453,6 +460,7 @@ def test_chatwoot_resolving_a_conversation_resolves_its_complaints(
     status = {
         "event": "conversation_status_changed",
         "id": 10,
+        "account_id": 1,
         "status": "resolved",
         "meta": {"sender": CONTACT},
         "changed_attributes": [{"status": {"previous_value": "open", "current_value": "resolved"}}],

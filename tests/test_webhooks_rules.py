@@ -377,7 +377,7 @@ def chatwoot_message(**changes: Any) -> dict[str, Any]:
 def test_chatwoot_incoming_messages_are_customer_text() -> None:
     action = chatwoot.interpret(chatwoot_message())
     assert isinstance(action, Note)
-    assert action.author == "customer" and action.conversation == "10"
+    assert action.author == "customer" and action.conversation == "1:10"  # keyed on the account
     assert action.customer.external_id == "14" and action.customer.create
 
 
@@ -426,7 +426,8 @@ def test_chatwoot_contact_updated_maps_identity_email_and_phone() -> None:
             "changed_attributes": [
                 {"email": {"previous_value": None, "current_value": "jane@acme.inc"}}
             ],
-        }
+        },
+        trust_identifier=True,  # else an identifier needs proof (issue 12)
     )
     assert isinstance(action, ContactUpdate)
     ref = action.customer

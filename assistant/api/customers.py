@@ -13,6 +13,7 @@ from .. import profile as domain
 from ..auth import current_principal, require
 from ..engine import get_extractor, get_policy
 from ..extraction_limits import queued
+from ..redaction import redact, redact_values
 from ..store.db import get_db, row, writing
 from ..store.events import after as events_after
 from . import bp
@@ -33,6 +34,11 @@ def _str(body: dict[str, Any], key: str, *, required: bool = False, limit: int =
     if not isinstance(value, str) or len(value) > limit:
         raise ApiError(400, "invalid_request", f"'{key}' must be a string of at most {limit}")
     return value
+
+
+def _redacted(text: str | None) -> str | None:
+    """Free text a caller wrote, masked as notes are (issue 12)."""
+    return None if text is None else redact(get_extractor(), text)
 
 
 def _json(payload: Any, status: int = 200) -> Response:
@@ -59,7 +65,7 @@ def put_customer(customer_id: str) -> Response:
         get_db(),
         customer_id,
         actor=current_principal().name,
-        name=_str(body, "name"),
+        name=_redacted(_str(body, "name")),
         email=_str(body, "email"),
         phone=_str(body, "phone"),
         identities=parsed,
@@ -93,6 +99,8 @@ def post_note(customer_id: str) -> Response:
     agent = _str(body, "agent", limit=MAX_NOTE_AGENT) or current_principal().name
     source = _str(body, "source", limit=100) or "api"
     check_text(text, "text")
+    if not text.strip():
+        raise ApiError(400, "empty_text", "'text' is empty: there is no note to store")
     key = request.headers.get("Idempotency-Key")
     if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
         raise ApiError(
@@ -215,7 +223,7 @@ def post_consent(customer_id: str) -> Response:
         actor=agent,
         source=_str(body, "source", limit=40) or "crm",
         method=_str(body, "method", limit=40) or "api",
-        evidence={"agent": agent, **evidence},
+        evidence={"agent": agent, **redact_values(get_extractor(), evidence)},
     )
     return _json(record, 201)
 
@@ -226,7 +234,11 @@ def delete_fact(customer_id: str, fact_id: int) -> Response:
     body = json_object() if request.data else {}
     reason = _str(body, "reason", limit=1000) or request.args.get("reason") or ""
     fact = domain.remove_fact(
-        get_db(), customer_id, fact_id, actor=current_principal().name, reason=reason
+        get_db(),
+        customer_id,
+        fact_id,
+        actor=current_principal().name,
+        reason=_redacted(reason[:1000]) or "",
     )
     return _json(fact)
 

@@ -28,7 +28,11 @@ from flask import Flask, current_app
 ROLES = ("agent", "supervisor")
 MIN_SECRET_CHARS = 32  # HS256 wants a key at least as long as its hash (RFC 7518 3.2)
 DEMO_ISSUER = "trustline-demo"
-DEMO_SOURCE = "chatwoot"
+# The demo's contacts are its own: never a real host's ids (a real Chatwoot has a
+# contact 101 too), so no real agent lands on a demo customer, nor a demo visitor on a
+# real one.
+DEMO_SOURCE = "trustline-demo"
+DEMO_CRM_SOURCE = "trustline-demo-crm"
 SECRET_KEY_FILE = "secret_key"
 
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?")

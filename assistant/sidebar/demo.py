@@ -18,7 +18,7 @@ from ..engine import get_extractor, get_policy
 from ..policy import Policy
 from ..store.db import get_db, writing
 from . import launch
-from .config import DEMO_ISSUER, DEMO_SOURCE, ROLES, sidebar_config
+from .config import DEMO_CRM_SOURCE, DEMO_ISSUER, DEMO_SOURCE, ROLES, sidebar_config
 from .headers import protect
 from .panels import script
 
@@ -32,7 +32,7 @@ class DemoCustomer:
     id: str
     name: str
     email: str
-    contact_id: str  # the demo helpdesk's contact id (identity source "chatwoot")
+    contact_id: str  # the demo helpdesk's contact id (identity source DEMO_SOURCE)
     conversation_id: int
     crm_id: str
     grants: tuple[tuple[str, str | None], ...]  # (purpose, channel) granted
@@ -141,7 +141,7 @@ def _seed_one(
         email=customer.email,
         identities=[
             domain.Identity(DEMO_SOURCE, customer.contact_id),
-            domain.Identity("crm", customer.crm_id),
+            domain.Identity(DEMO_CRM_SOURCE, customer.crm_id),
         ],
         now=now,
     )

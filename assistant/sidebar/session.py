@@ -24,7 +24,7 @@ from flask import Flask, current_app, request, session
 
 from ..store import sessions as records
 from ..store.db import get_db
-from .config import DEMO_ISSUER, sidebar_config
+from .config import DEMO_ISSUER, DEMO_SOURCE, sidebar_config
 from .launch import LaunchClaims
 
 CSRF_HEADER = "X-CSRF-Token"
@@ -86,7 +86,8 @@ def start(claims: LaunchClaims) -> Agent:
         name=claims.agent_name,
         role=claims.role,
         issuer=claims.issuer,
-        source=claims.source,
+        # A demo session looks customers up in the demo's own identity source only.
+        source=DEMO_SOURCE if claims.issuer == DEMO_ISSUER else claims.source,
         customer=claims.customer,
         theme=claims.theme,
     )

@@ -69,9 +69,10 @@ SETTINGS: tuple[Setting, ...] = (
         "TRUSTLINE_DEMO",
         False,
         "Serve the demo agent desktop at / (three demo customers, signed with a demo host "
-        "secret) and seed its customers at start-up. Off by default, on under "
-        "`trustline serve` unless set. Demo sessions only see demo customers; turn it off "
-        "(TRUSTLINE_DEMO=0) on any server reachable by others.",
+        "secret) and seed its customers at start-up. Off by default; `make run` turns it "
+        "on. The demo has its own identity source (trustline-demo): demo sessions only "
+        "see and create demo customers, whose ids no real host's contact resolves to. Keep "
+        "it off on any server reachable by others.",
     ),
     Setting(
         "TRUSTLINE_MAX_STREAMS",

@@ -18,6 +18,7 @@ from ..consent import CHANNELS
 from ..engine import get_extractor, get_policy
 from ..extraction_limits import queued
 from ..profile import ProfileError
+from ..redaction import redact
 from ..store.db import get_db, row
 from . import bp
 from . import composer as notes
@@ -403,7 +404,7 @@ def remove_fact(customer_id: str, fact_id: int) -> Response:
     """Take a wrong fact out of the profile; the reason goes to the audit log."""
     agent = require_agent()
     _customer(agent, customer_id)
-    reason = request.form.get("reason", "").strip()[:MAX_REASON]
+    reason = redact(get_extractor(), request.form.get("reason", "").strip()[:MAX_REASON])
     domain.remove_fact(get_db(), customer_id, fact_id, actor=agent.id, reason=reason)
     return _profile_response(agent, customer_id)
 
@@ -439,7 +440,7 @@ def create_customer() -> Response:
             db,
             customer_id,
             actor=agent.id,
-            name=name,
+            name=redact(get_extractor(), name),
             identities=[domain.Identity(agent.source, external_id)],
         )
     if not is_htmx():

@@ -25,7 +25,9 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) the database at `path` with Trustline's pragmas.
 
     WAL for concurrent readers, a busy timeout for concurrent writers, foreign keys
-    enforced, and secure_delete so that erased data is overwritten, not just unlinked.
+    enforced, secure_delete so that erased data is overwritten, not just unlinked, and
+    synchronous=FULL: every commit syncs the WAL before it returns, so a write that was
+    acknowledged survives power loss or an OS crash (NORMAL may lose the last commits).
     """
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -37,7 +39,7 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA secure_delete = ON")
-    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA synchronous = FULL")
     return db
 
 
@@ -125,9 +127,20 @@ def result_code(exc: BaseException) -> int | None:
     return code & 0xFF if isinstance(code, int) else None
 
 
-def checkpoint(db: sqlite_utils.Database) -> None:
-    """Fold the WAL into the main file and truncate it."""
-    db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+CHECKPOINT_TRIES = 50  # each waits up to the busy timeout for readers to move on
+
+
+def checkpoint(db: sqlite_utils.Database) -> bool:
+    """Fold the WAL into the main file and truncate it to nothing, so that no copy of a
+    page from before (an erased customer's rows) is left in the -wal file. Readers of
+    an older snapshot hold a checkpoint back: it is tried again a bounded number of
+    times. True when the WAL was emptied."""
+    for _ in range(CHECKPOINT_TRIES):
+        busy, _log, _done = db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if not busy:
+            return True
+        time.sleep(BEGIN_RETRY_SECONDS * 10)
+    return False
 
 
 # -- Flask integration ---------------------------------------------------------------

@@ -367,7 +367,37 @@ def m003_events_autoincrement(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m004_sidebar_sessions(db: sqlite_utils.Database) -> None:
+def m004_subject_keys(db: sqlite_utils.Database) -> None:
+    """Audit subjects are pseudonyms: an HMAC of the customer id under a key of the
+    customer's own, deleted with her at erasure (crypto-shredding, docs/erasure.md)."""
+    db.executescript(
+        """
+        CREATE TABLE subject_keys (
+            customer_id TEXT PRIMARY KEY REFERENCES customers(id) ON DELETE CASCADE,
+            key BLOB NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """
+    )
+
+
+@migrations()
+def m005_demo_identity_source(db: sqlite_utils.Database) -> None:
+    """The demo's customers move to identity sources of their own: under `chatwoot` and
+    `crm`, a real Chatwoot's contact 101 resolved to a demo customer, and a contact a
+    demo visitor created met a real agent."""
+    db.executescript(
+        """
+        UPDATE OR IGNORE identities SET source = 'trustline-demo'
+         WHERE source = 'chatwoot' AND customer_id LIKE 'demo-%';
+        UPDATE OR IGNORE identities SET source = 'trustline-demo-crm'
+         WHERE source = 'crm' AND customer_id LIKE 'demo-%';
+        """
+    )
+
+
+@migrations()
+def m006_sidebar_sessions(db: sqlite_utils.Database) -> None:
     """Sidebar sessions kept server-side, so that they can be ended: by a newer launch
     when the host asks, or by `trustline sessions revoke` (issue 12, item 14). Only a
     digest of the session token is kept; the cookie carries the token."""

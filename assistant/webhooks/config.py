@@ -56,6 +56,9 @@ class DeliveryConfig:
         return self.schedule[index]
 
 
+INBOUND_CONFIG_KEY = "trustline.webhooks.inbound"  # the app extension holding it
+
+
 @dataclass(frozen=True, slots=True)
 class InboundConfig:
     """Inbound sources: Standard Webhooks secrets per source, Chatwoot's secrets."""
@@ -64,6 +67,7 @@ class InboundConfig:
     chatwoot_secrets: tuple[str, ...]
     tolerance_seconds: int
     max_bytes: int
+    chatwoot_trust_identifier: bool = False
 
     def known(self, source: str) -> bool:
         if source == CHATWOOT:
@@ -218,4 +222,8 @@ def inbound_config(config: Mapping[str, Any]) -> InboundConfig:
         max_bytes=int(
             _number("TRUSTLINE_INBOUND_MAX_BYTES", config["TRUSTLINE_INBOUND_MAX_BYTES"], minimum=1)
         ),
+        chatwoot_trust_identifier=str(config.get("TRUSTLINE_CHATWOOT_TRUSTED_IDENTIFIER", False))
+        .strip()
+        .lower()
+        in ("1", "true", "yes", "on"),
     )

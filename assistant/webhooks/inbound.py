@@ -2,13 +2,15 @@
 
 Order of checks: known source (404), size (413), signature and timestamp (401), JSON
 (400), message shape (422), duplicate (200), references (422, 409); only then is the
-message recorded and answered 202. The work happens after the answer is sent (and,
+message recorded (every string in it redacted: the raw body never reaches a file) and
+answered 202. The work happens after the answer is sent (and,
 should that fail, in the worker). Neither bodies nor secrets are ever logged.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -17,16 +19,17 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from ..api.errors import InvalidJson, parse_json, problem
 from ..engine import get_extractor, get_policy
-from ..store.db import get_db, row
+from ..redaction import redact_values
+from ..store.db import get_db
 from . import inbox
 from .actions import Ignore, InvalidMessage
-from .config import CHATWOOT, InboundConfig
+from .config import CHATWOOT, INBOUND_CONFIG_KEY, InboundConfig
 from .errors import WebhookError
-from .signing import MAX_MESSAGE_ID, VerificationError, verify_chatwoot, verify_standard
+from .signing import VerificationError, verify_chatwoot, verify_standard
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks_in", __name__, url_prefix="/webhooks/in")
-CONFIG_KEY = "trustline.webhooks.inbound"
+CONFIG_KEY = INBOUND_CONFIG_KEY
 MAX_TIMESTAMP_DIGITS = 20  # Unix seconds need 10 digits until the year 2286
 
 
@@ -75,10 +78,9 @@ def _verify(source: str, body: bytes, config: InboundConfig) -> str:
             now=now,
             tolerance=config.tolerance_seconds,
         )
-        delivery = request.headers.get("X-Chatwoot-Delivery", "").strip()
-        if delivery and len(delivery) <= MAX_MESSAGE_ID:
-            return delivery
-        # Without a delivery id, an exact replay of the signed request is the duplicate.
+        # X-Chatwoot-Delivery is not signed: a resend with a new one would pass for a new
+        # message. The key is what the signature covers, the timestamp and the body; a
+        # new timestamp needs a new signature, and an old one fails the tolerance.
         return "sha256:" + hashlib.sha256(f"{stamp}.".encode() + body).hexdigest()
     return verify_standard(
         body,
@@ -89,11 +91,19 @@ def _verify(source: str, body: bytes, config: InboundConfig) -> str:
     )
 
 
-def _process_later(app: Flask, inbox_id: int) -> None:
-    """Runs once the answer is sent; a failure leaves the message for the worker."""
+def _process_later(app: Flask, inbox_id: int, trust_identifier: bool, payload: Any) -> None:
+    """Runs once the answer is sent, on the message as received (held in memory only);
+    a failure leaves the masked copy for the worker."""
     with app.app_context():
         try:
-            inbox.process(get_db(), get_extractor(), get_policy(), inbox_id)
+            inbox.process(
+                get_db(),
+                get_extractor(),
+                get_policy(),
+                inbox_id,
+                trust_identifier=trust_identifier,
+                payload=payload,
+            )
         except Exception:
             log.exception("inbound message %s left for the worker", inbox_id)
 
@@ -124,22 +134,21 @@ def receive(source: str) -> Response:
     except InvalidJson as exc:
         return _problem(400, "invalid_json", str(exc))
     try:
-        action = inbox.interpret(source, payload)
+        action = inbox.interpret(source, payload, trust_identifier=config.chatwoot_trust_identifier)
     except InvalidMessage as exc:
         return _problem(422, "invalid_message", str(exc))
     db = get_db()
-    seen = row(
-        db,
-        "SELECT id, status FROM webhook_inbox WHERE source = ? AND message_id = ?",
-        [source, message_id],
-    )
+    seen = inbox.seen(db, source, message_id)
     if seen is not None:
         return _duplicate(seen["id"], seen["status"])
     inbox.precheck(
         db, get_policy(), source, action, int(current_app.config["TRUSTLINE_MAX_TEXT_CHARS"])
     )
     ignored = isinstance(action, Ignore)
-    inbox_id, new, status = inbox.record(db, source, message_id, body, payload, ignored=ignored)
+    # Nothing unmasked reaches a file (issue 12): what is kept for the worker, should this
+    # process die before the work is done, is the message with every string redacted.
+    kept = b"" if ignored else json.dumps(redact_values(get_extractor(), payload)).encode()
+    inbox_id, new, status = inbox.record(db, source, message_id, kept, payload, ignored=ignored)
     if not new:
         return _duplicate(inbox_id, status)
     log.info("inbound %s message %s recorded (%s)", source, inbox_id, status)
@@ -147,5 +156,6 @@ def receive(source: str) -> Response:
     resp.status_code = 202
     if not ignored:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        resp.call_on_close(lambda: _process_later(app, inbox_id))
+        trust = config.chatwoot_trust_identifier
+        resp.call_on_close(lambda: _process_later(app, inbox_id, trust, payload))
     return resp

@@ -1,7 +1,8 @@
 """The inbound inbox: record a message with its dedup key, then process it once.
 
-`record` stores the raw message and its (source, webhook-id) key in one transaction
-before any work, so the sender can get its 2xx at once. `process` then carries the
+`record` stores the message (its strings already redacted by the caller: nothing
+unmasked reaches a file) and its (source, webhook-id) key in one transaction before any
+work, so the sender can get its 2xx at once. `process` then carries the
 message out and marks it processed in a single transaction of its own: a crash between
 the two leaves a `received` row that the worker processes later (`drain`), and a
 message is never applied twice. The raw body is deleted once processed.
@@ -22,6 +23,7 @@ from nlp import ExtractionResult, Extractor, TrustlineNLPError
 from .. import profile as domain
 from ..policy import Policy
 from ..profile import Identity, ProfileError
+from ..redaction import redact, redact_values
 from ..store import audit
 from ..store.db import row, rows, writing
 from . import chatwoot, messages
@@ -48,10 +50,11 @@ def _iso(t: datetime) -> str:
     return t.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def interpret(source: str, payload: Any) -> Action:
-    """The action a message of `source` asks for (raises InvalidMessage)."""
+def interpret(source: str, payload: Any, *, trust_identifier: bool = False) -> Action:
+    """The action a message of `source` asks for (raises InvalidMessage);
+    `trust_identifier` as in `chatwoot.interpret`."""
     if source == chatwoot.SOURCE:
-        return chatwoot.interpret(payload)
+        return chatwoot.interpret(payload, trust_identifier=trust_identifier)
     return messages.interpret(payload)
 
 
@@ -100,6 +103,16 @@ def _find(db: sqlite_utils.Database, source: str, ref: CustomerRef) -> str | Non
     return None
 
 
+def seen(db: sqlite_utils.Database, source: str, message_id: str) -> dict[str, Any] | None:
+    """The first copy of a message (id, status), also when its customer was erased since
+    (her messages keep only a digest of their id)."""
+    return row(
+        db,
+        "SELECT id, status FROM webhook_inbox WHERE source = ? AND message_id IN (?, ?)",
+        [source, message_id, domain.erased_message_id(source, message_id)],
+    )
+
+
 # -- recording -----------------------------------------------------------------------------
 
 
@@ -120,11 +133,7 @@ def record(
     """
     at = _iso(now or datetime.now(UTC))
     with writing(db):
-        found = row(
-            db,
-            "SELECT id, status FROM webhook_inbox WHERE source = ? AND message_id = ?",
-            [source, message_id],
-        )
+        found = seen(db, source, message_id)
         if found is not None:
             return int(found["id"]), False, str(found["status"])
         status = "ignored" if ignored else "received"
@@ -147,7 +156,9 @@ def record(
 # -- processing ----------------------------------------------------------------------------
 
 
-def _customer(db: sqlite_utils.Database, source: str, ref: CustomerRef, actor: str) -> str:
+def _customer(
+    db: sqlite_utils.Database, extractor: Extractor, source: str, ref: CustomerRef, actor: str
+) -> str:
     """The customer `ref` names; a Chatwoot contact seen first is linked or created."""
     found = _find(db, source, ref)
     if found is not None:
@@ -163,7 +174,7 @@ def _customer(db: sqlite_utils.Database, source: str, ref: CustomerRef, actor: s
         db,
         customer_id,
         actor=actor,
-        name=None if vouched else ref.name,
+        name=None if vouched or ref.name is None else redact(extractor, ref.name),
         email=ref.email,
         phone=ref.phone,
         identities=[identity],
@@ -214,14 +225,14 @@ def apply(
     if isinstance(action, Ignore):
         return {}
     if isinstance(action, Note):
-        customer_id = _customer(db, source, action.customer, actor)
+        customer_id = _customer(db, extractor, source, action.customer, actor)
         stored = domain.ingest_note(
             db,
             extractor,
             policy,
             customer_id,
             action.text,
-            agent=action.author,
+            agent=redact(extractor, action.author),  # the CRM's free text, audited
             source=source,
             result=result,
         )
@@ -231,7 +242,7 @@ def apply(
             "conversation": action.conversation,
         }
     if isinstance(action, ContactUpdate):
-        customer_id = _customer(db, source, action.customer, actor)
+        customer_id = _customer(db, extractor, source, action.customer, actor)
         domain.upsert_customer(
             db, customer_id, actor=actor, email=action.customer.email, phone=action.customer.phone
         )
@@ -244,7 +255,7 @@ def apply(
         )
         return {"customer_id": linked}
     if isinstance(action, UnlinkIdentity):
-        customer_id = _customer(db, source, action.customer, actor)
+        customer_id = _customer(db, extractor, source, action.customer, actor)
         cur = db.execute(
             "DELETE FROM identities WHERE customer_id = ? AND source = ? AND external_id = ?",
             [customer_id, source, action.external_id],
@@ -260,7 +271,7 @@ def apply(
             )
         return {"customer_id": customer_id}
     if isinstance(action, ConsentChange):
-        customer_id = _customer(db, source, action.customer, actor)
+        customer_id = _customer(db, extractor, source, action.customer, actor)
         effective = datetime.fromisoformat(action.effective_from) if action.effective_from else None
         domain.record_consent(
             db,
@@ -272,7 +283,11 @@ def apply(
             actor=actor,
             source="crm",
             method="preference_centre",
-            evidence={"source": source, "webhook_id": message_id, **action.evidence},
+            evidence={
+                "source": source,
+                "webhook_id": message_id,
+                **redact_values(extractor, action.evidence),
+            },
             effective_from=effective,
         )
         return {"customer_id": customer_id}
@@ -285,13 +300,17 @@ def process(
     policy: Policy,
     inbox_id: int,
     *,
+    trust_identifier: bool = False,
+    payload: Any = None,
     now: datetime | None = None,
 ) -> str:
     """Process one recorded message exactly once; returns its status afterwards.
 
     Errors the message itself causes (an unknown customer, a conflicting identity) mark
     it failed; anything else (a locked database, a crash) leaves it `received` for the
-    worker to try again, at most MAX_ATTEMPTS times.
+    worker to try again, at most MAX_ATTEMPTS times. `payload` is the message as
+    received, when the process that received it still holds it; otherwise the kept
+    copy is used, whose strings were redacted before it was written.
     """
     at = _iso(now or datetime.now(UTC))
     found = row(db, "SELECT * FROM webhook_inbox WHERE id = ?", [inbox_id])
@@ -304,7 +323,9 @@ def process(
     action: Action | None = None
     result: ExtractionResult | None = None
     try:
-        action = interpret(source, json.loads(bytes(found["body"]).decode("utf-8")))
+        if payload is None:
+            payload = json.loads(bytes(found["body"]).decode("utf-8"))
+        action = interpret(source, payload, trust_identifier=trust_identifier)
         if isinstance(action, Note):
             result = extractor.extract(action.text)  # the slow part, outside the transaction
     except (InvalidMessage, ValueError, TrustlineNLPError) as exc:
@@ -353,6 +374,7 @@ def drain(
     *,
     older_than: float,
     limit: int = 50,
+    trust_identifier: bool = False,
     now: datetime | None = None,
 ) -> int:
     """Process messages left `received` for more than `older_than` seconds (their request
@@ -375,7 +397,14 @@ def drain(
                 )
             continue
         try:
-            process(db, extractor_of(), policy, item["id"], now=when)
+            process(
+                db,
+                extractor_of(),
+                policy,
+                item["id"],
+                trust_identifier=trust_identifier,
+                now=when,
+            )
         except Exception:  # one bad message must not stop the worker
             log.exception("inbound message %s could not be processed", item["id"])
     return len(waiting)

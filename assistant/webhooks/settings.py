@@ -92,6 +92,13 @@ SETTINGS: tuple[Setting, ...] = (
         "POST /webhooks/in/chatwoot answers 404.",
     ),
     Setting(
+        "TRUSTLINE_CHATWOOT_TRUSTED_IDENTIFIER",
+        False,
+        "Trust a Chatwoot contact's `identifier` as a Trustline customer id without proof "
+        "(only the business sets identifiers on this Chatwoot). Off: only contacts that "
+        "passed Chatwoot's identity validation (hmac_verified) are linked through it.",
+    ),
+    Setting(
         "TRUSTLINE_INBOUND_TOLERANCE_SECONDS",
         300,
         "How far an inbound webhook's timestamp may be from now (stale or future "

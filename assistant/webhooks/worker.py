@@ -25,7 +25,7 @@ from ..engine import get_extractor, get_policy
 from ..store.db import connect, database_path, row
 from ..store.failures import storage_condition
 from . import deliveries, inbox, outbox
-from .config import DeliveryConfig, delivery_config
+from .config import INBOUND_CONFIG_KEY, DeliveryConfig, delivery_config, inbound_config
 from .network import Resolver, system_resolver
 from .outbox import Claim
 from .signing import outbound_headers
@@ -52,6 +52,8 @@ class Worker:
     ) -> None:
         self.app = app
         self.config = config or app.extensions.get(CONFIG_KEY) or delivery_config(app.config)
+        inbound = app.extensions.get(INBOUND_CONFIG_KEY) or inbound_config(app.config)
+        self.trust_identifier = inbound.chatwoot_trust_identifier
         self.resolve = resolve
         self.inbox_grace = inbox_grace
 
@@ -156,7 +158,11 @@ class Worker:
                         if now - last_inbox >= INBOX_EVERY:
                             last_inbox = now
                             inbox.drain(
-                                db, get_extractor, get_policy(), older_than=self.inbox_grace
+                                db,
+                                get_extractor,
+                                get_policy(),
+                                older_than=self.inbox_grace,
+                                trust_identifier=self.trust_identifier,
                             )
                         if now - last_prune >= PRUNE_EVERY:
                             last_prune = now
