@@ -7,6 +7,8 @@ from typing import Any
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from nlp import TextTimeBudgetError
+
 from . import settings
 
 
@@ -21,6 +23,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from . import api, auth, engine, extraction_limits, security, sidebar, webhooks
     from .api.errors import http_error as api_http_error
+    from .api.errors import problem
     from .store import db, failures
 
     engine.init_app(app)
@@ -39,6 +42,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         if request.path.startswith(("/api/", "/webhooks/in/")):
             return api_http_error(exc)
         return exc
+
+    @app.errorhandler(TextTimeBudgetError)
+    def text_time_budget(exc: TextTimeBudgetError) -> Any:
+        # The backstop of extraction: the text is refused whole and nothing is stored.
+        return problem(422, "text_time_budget", str(exc))
 
     @app.get("/healthz")
     def healthz() -> Any:

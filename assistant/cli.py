@@ -110,6 +110,14 @@ def parse_line(line: str) -> tuple[Any, str | None, str | None]:
     return ident, text, None
 
 
+def one_result(extractor: Extractor, ident: Any, text: str) -> dict[str, Any]:
+    """One text's result, or its error line."""
+    try:
+        return extractor.extract(text, id=ident).to_dict() | {"id": ident}
+    except TrustlineNLPError as exc:
+        return {"id": ident, "error": str(exc)}
+
+
 def stream_results(
     extractor: Extractor, lines: Iterator[str], batch_size: int
 ) -> Iterator[dict[str, Any]]:
@@ -118,12 +126,19 @@ def stream_results(
 
     def flush() -> Iterator[dict[str, Any]]:
         ok = [(i, t) for i, t, e in batch if e is None and t is not None]
-        results: Iterator[ExtractionResult] = extractor.extract_many(
-            [t for _, t in ok], ids=[i for i, _ in ok], batch_size=batch_size
-        )
+        results: Iterator[ExtractionResult] | None
+        try:
+            done = extractor.extract_many(
+                [t for _, t in ok], ids=[i for i, _ in ok], batch_size=batch_size
+            )
+            results = iter(list(done))
+        except TrustlineNLPError:  # a text over its time budget: find it, keep the rest
+            results = None
         for ident, text, err in batch:
             if err is not None or text is None:
                 yield {"id": ident, "error": err}
+            elif results is None:
+                yield one_result(extractor, ident, text)
             else:
                 yield next(results).to_dict() | {"id": ident}
 

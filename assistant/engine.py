@@ -28,6 +28,7 @@ def get_extractor() -> Extractor:
                 extractor = Extractor.load(
                     current_app.config["TRUSTLINE_SPACY_MODEL"],
                     max_chars=current_app.config["TRUSTLINE_MAX_TEXT_CHARS"],
+                    time_budget_ms=int(current_app.config["TRUSTLINE_TEXT_TIME_BUDGET_MS"]),
                 )
                 ext["trustline.extractor"] = extractor
     return extractor

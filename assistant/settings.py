@@ -34,6 +34,13 @@ CORE: tuple[Setting, ...] = (
         "Longest text accepted for extraction, in characters; longer ones get a clear error.",
     ),
     Setting(
+        "TRUSTLINE_TEXT_TIME_BUDGET_MS",
+        2_000,
+        "Time one text's analysis may take, in milliseconds, plus 250 ms per 1,000 "
+        "characters; a text over it is refused whole with error TL006 (nothing stored). A "
+        "backstop: extraction is linear in the text's length.",
+    ),
+    Setting(
         "TRUSTLINE_MAX_REQUEST_TEXTS",
         256,
         "Most texts one extraction request may carry (`items` of POST /api/v1/extract); "

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidTextError, ModelNotInstalledError, TextTooLongError, TrustlineNLPError
+from .errors import (
+    InvalidTextError,
+    ModelNotInstalledError,
+    TextTimeBudgetError,
+    TextTooLongError,
+    TrustlineNLPError,
+)
 from .facts import Evidence, ExtractionResult, Fact
 
 if TYPE_CHECKING:
@@ -22,6 +28,7 @@ __all__ = [
     "Fact",
     "InvalidTextError",
     "ModelNotInstalledError",
+    "TextTimeBudgetError",
     "TextTooLongError",
     "TrustlineNLPError",
 ]

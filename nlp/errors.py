@@ -62,3 +62,16 @@ class TextTooLongError(TrustlineNLPError):
             f"text is {length:,} characters, over the limit of {limit:,}; split it into "
             f"smaller notes or raise TRUSTLINE_MAX_TEXT_CHARS"
         )
+
+
+class TextTimeBudgetError(TrustlineNLPError):
+    """Analysing a text took longer than its time budget; the text was refused whole."""
+
+    code = "TL006"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"the text took over its time budget of {seconds:.1f} s to analyse and was "
+            f"refused; nothing of it was stored. Split it into smaller notes, or raise "
+            f"TRUSTLINE_TEXT_TIME_BUDGET_MS"
+        )

