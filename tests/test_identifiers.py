@@ -194,6 +194,12 @@ def test_card_inside_longer_digit_run(text: str, secret: str, cues: IdentifierCu
     assert [s for s, _, _ in found(text, cues)] == [secret]
 
 
+def test_a_loose_iban_shape_hides_no_card(cues: IdentifierCues) -> None:
+    # "is 48..." is Iceland's IBAN prefix: a shape with a space and words in it is no IBAN
+    text = "PIN is 4821, card 4111 1111 1111 1111, thanks"
+    assert ("4111 1111 1111 1111", "payment_card", "visa") in found(text, cues)
+
+
 @pytest.mark.parametrize(
     ("text", "secrets"),
     [

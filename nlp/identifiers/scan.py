@@ -234,6 +234,9 @@ _IBAN_BODIES: Final[Mapping[int, re.Pattern[str]]] = MappingProxyType(
 )
 
 
+_STRICT_IBAN: Final = re.compile(r"[A-Z]{2}[0-9]{2}(?: ?[0-9A-Z]{4})")
+
+
 def _iban_shapes(view: MatchView) -> Iterator[tuple[int, int, bool]]:
     """IBAN-shaped tokens in the view as (start, end, checksum valid)."""
     vt = view.text
@@ -273,9 +276,12 @@ def _number_candidates(text: str, view: MatchView, reg: Registry) -> list[_Candi
         if valid:
             s, e = view.span(start, end)
             out.append(_Candidate(s, e, BANK_ACCOUNT, "iban", _RANK_CHECKED))
+    # An IBAN written as one ("AL47212110090000000235698741", "DE89 3704 ...") is judged as
+    # an IBAN first, even with a bad checksum: its inner digits are no card. A looser
+    # shape ("is 4821, card 4111 ...": Iceland's code) does not hide a card.
+    strict = [(a, b) for a, b, _ in ibans if _STRICT_IBAN.match(view.text, a)]
     for start, end, kind in _card_candidates(view, reg):
-        # An IBAN-shaped token is judged as an IBAN first: its inner digits are no card.
-        if any(a < end and start < b for a, b, _ in ibans):
+        if any(a < end and start < b for a, b in strict):
             continue
         s, e = view.span(start, end)
         out.append(_Candidate(s, e, PAYMENT_CARD, kind, _RANK_CHECKED))
