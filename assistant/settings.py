@@ -35,8 +35,8 @@ CORE: tuple[Setting, ...] = (
     ),
     Setting(
         "TRUSTLINE_TEXT_TIME_BUDGET_MS",
-        2_000,
-        "Time one text's analysis may take, in milliseconds, plus 250 ms per 1,000 "
+        10_000,
+        "Time one text's analysis may take, in milliseconds, plus 1,000 ms per 1,000 "
         "characters; a text over it is refused whole with error TL006 (nothing stored). A "
         "backstop: extraction is linear in the text's length.",
     ),

@@ -44,6 +44,24 @@ _NOT_CONDITIONS = frozenset(
 )  # fmt: skip
 
 
+_FUNCTION_WORDS = frozenset(
+    {"by", "of", "to", "with", "in", "on", "for", "and", "or", "the", "a", "an", "as", "at"}
+)
+# Food and everyday substances the drug dictionary lists, which a note names as products.
+_NOT_HEALTH = frozenset(
+    {"gluten", "caffeine", "alcohol", "sugar", "salt", "water", "oxygen", "iron", "zinc",
+     "calcium", "sodium", "potassium", "magnesium", "vitamin", "protein", "fibre", "fiber",
+     "honey", "coffee", "tea", "milk", "charcoal", "generic", "nicotine", "menthol"}
+)  # fmt: skip
+# Words that make a phrase of common words a condition: "chest infection", "back pain".
+_HEADS = frozenset(
+    {"disease", "disorder", "syndrome", "infection", "pain", "cancer", "failure", "injury",
+     "fracture", "deficiency", "sickness", "illness", "attack", "palsy", "loss", "stones",
+     "poisoning", "allergy", "ulcer", "tumour", "tumor", "inflammation", "condition", "arrest",
+     "stroke", "blindness", "deafness", "dementia", "diabetes", "asthma", "arthritis"}
+)  # fmt: skip
+
+
 def _package_file(package: str, *parts: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or spec.origin is None:
@@ -65,7 +83,10 @@ def _english_words() -> set[str]:
 
 def _clean(title: str) -> str:
     title = _DROP_AFTER.split(title, maxsplit=1)[0]
-    return " ".join(title.lower().replace("\u2019", "'").split())
+    words = title.lower().replace("\u2019", "'").split()
+    while words and words[0] in ("other", "unspecified", "specified"):  # "Other X" is X
+        words = words[1:]
+    return " ".join(words)
 
 
 def medications() -> set[str]:
@@ -119,6 +140,11 @@ def main() -> None:
     }
     drugs = medications()
     for term in drugs | conditions():
+        words = term.split()
+        if words[-1] in _FUNCTION_WORDS or term in _NOT_HEALTH:  # "delivery by", "gluten"
+            continue
+        if len(words) > 1 and all(w in common for w in words) and not set(words) & _HEADS:
+            continue  # "heavy water", "folic acid": common words with no condition in them
         if term.isdigit() or len(term) <= 3:  # "pin", "did", "ms": abbreviations collide
             continue
         single = " " not in term and "-" not in term

@@ -17,7 +17,11 @@ from ..text import PhraseTable, build_table, doc_keys, phrase_keys, segments
 from .base import DataComponent, add_fact, evidence_for, make_fact
 
 # A dose glued to its number: "50mg", "0.5ml", "100mcg".
-_CODE = re.compile(r"[A-Za-z0-9]{2,40}")
+_WEEKDAYS = frozenset(
+    {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "sabbath"}
+)
+_CODE_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]{1,40}")
+_CODE = re.compile(r"(?=[A-Za-z\-]{0,8}[0-9])[A-Za-z0-9][A-Za-z0-9\-]{1,40}")
 _DOSE = re.compile(r"[0-9]+(?:[.,][0-9]+)?(?:mg|mcg|µg|ml|iu|g|units?|%)")
 
 
@@ -56,12 +60,17 @@ class Sensitive(DataComponent):
         self.person_nouns = self.words(rule, "person_nouns")
         self.copulas = self.words(rule, "copulas")
         self.party = re.compile(d["political_party_regex"])
-        self.context: PhraseTable[str] = build_table(
-            md, [(cue, c) for c, cues in d["context_cues"].items() for cue in cues]
+        by_cue: dict[str, list[str]] = {}
+        for c, cues in d["context_cues"].items():
+            for cue in cues:
+                by_cue.setdefault(cue, []).append(c)
+        self.context: PhraseTable[tuple[str, ...]] = build_table(
+            md, [(cue, tuple(cats)) for cue, cats in by_cue.items()]
         )
         self.context_needs = {phrase_keys(md(k)): v for k, v in d["context_needs"].items()}
         self.dose_units = frozenset(d["dose_units"]["words"])
         self.modifiers = self.words(d["modifiers"])
+        self.body_parts = self.words(d["body_parts"])
         self.cues: IdentifierCues = load_cues(lang_dir(str(self.nlp.lang)) / "identifiers.json")
 
     def __call__(self, doc: Doc) -> Doc:
@@ -163,7 +172,7 @@ class Sensitive(DataComponent):
                 break
         if category == "biometric":  # "template (FMR 3F9A77C2D18E0B44A6)"
             stop = end + 1 if end < seg.end and doc[end].text in "([" else end
-            while stop < min(seg.end, end + 6) and _CODE.fullmatch(doc[stop].text):
+            while stop < min(seg.end, end + 6) and _CODE_PART.fullmatch(doc[stop].text):
                 stop += 1
             if stop > end and any(c.isdigit() for c in doc[end:stop].text):
                 end = stop + 1 if stop < seg.end and doc[stop].text in ")]" else stop
@@ -177,6 +186,8 @@ class Sensitive(DataComponent):
                 stop += 1
             if stop < seg.end and doc[stop].lower_ in ("gene", "mutation", "variant"):
                 end = stop + 1
+        if category in ("union", "political", "religion", "health") and end + 1 < seg.end:
+            end = self._through_link(doc, seg, end, category)
         if category == "religion" and end + 1 < seg.end and doc[end].lower_ in ("at", "in"):
             stop = end + 1
             while stop < min(seg.end, end + 6) and (
@@ -186,6 +197,39 @@ class Sensitive(DataComponent):
             if stop > end + 1 and doc[stop - 1].pos_ in ("PROPN", "NOUN"):
                 end = stop
         return start, end
+
+    def _through_link(self, doc: Doc, seg: Span, end: int, category: str) -> int:
+        """Through a link to a term of the same category: 'union rep for the local branch of
+        the GMB', 'allergy to hazelnut syrup', 'union member (CWU)'."""
+        keys = doc_keys(doc)
+        link = doc[end].lower_
+        if link in ("(", "["):
+            close = next(
+                (k for k in range(end + 1, min(seg.end, end + 5)) if doc[k].text in ")]"), None
+            )
+            inside = self.terms.find(keys, end + 1, close) if close is not None else []
+            if close is not None and (inside or doc[end + 1].is_upper):
+                return close + 1
+            return end
+        on_a_day = end + 1 < seg.end and doc[end + 1].lower_.rstrip("s") in _WEEKDAYS
+        if category == "religion" and link == "on" and on_a_day:  # "church on Sundays"
+            return end + 2
+        if link not in ("for", "of", "at", "in", "to"):
+            return end
+        if category == "health" and link == "to":  # "allergy to X": the phrase that follows
+            stop = end + 1
+            while stop < min(seg.end, end + 4) and doc[stop].pos_ in (
+                "NOUN",
+                "PROPN",
+                "ADJ",
+                "DET",
+            ):
+                stop += 1
+            return stop if stop > end + 1 else end
+        for m in self.terms.find(keys, end + 1, min(seg.end, end + 8)):
+            if m.value[0] == category:
+                return m.end
+        return end
 
     def _after_context(
         self, doc: Doc, keys: list[str], seg: Span
@@ -200,34 +244,47 @@ class Sensitive(DataComponent):
             j = i
             while j < min(seg.end, i + 6) and (
                 doc[j].pos_ in ("NOUN", "PROPN", "ADJ", "NUM", "X")
-                or (doc[j].text in "-'\u2019" and j > i)
+                or (doc[j].text in ("-", "'", "\u2019", "'s", "\u2019s") and j > i)
                 or _DOSE.fullmatch(doc[j].lower_) is not None
                 or doc[j].lower_ in self.dose_units
             ):
                 j += 1
             if j == i or not any(t.pos_ in ("NOUN", "PROPN", "ADJ") for t in doc[i:j]):
                 continue
-            if m.value == "health" and self._about_animal(keys, seg.start, m.start + 1):
-                continue
             need = self.context_needs.get(tuple(keys[m.start : m.end]))
-            if need == "drug" and not self._names_a_drug(doc, keys, i, j):
-                continue
-            if need == "term" and not any(
-                t.value[0] == m.value for t in self.terms.find(keys, max(seg.start, i - 1), j)
-            ):
-                continue
-            span = doc[i:j]
-            out.append((span.start_char, span.end_char, m.value, 0.75))
+            for category in m.value:
+                if category == "health" and self._about_animal(keys, seg.start, m.start + 1):
+                    continue
+                if not self._context_holds(doc, keys, seg, need, category, i, j):
+                    continue
+                # The cue says as much as the phrase ("allergic to sesame", "undergoing
+                # dialysis", "member of the RMT union"): both are masked.
+                end = self._through_link(doc, seg, j, category) if j < seg.end else j
+                span = doc[m.start : end]
+                out.append((span.start_char, span.end_char, category, 0.75))
+                break
         return out
 
+    def _context_holds(
+        self, doc: Doc, keys: list[str], seg: Span, need: str | None, category: str, i: int, j: int
+    ) -> bool:
+        """Whether the phrase after a generic cue is of the cue's category."""
+        if need == "drug":
+            return category == "health" and self._names_a_drug(doc, keys, i, j)
+        if need == "term":
+            found = self.terms.find(keys, max(seg.start, i - 1), min(seg.end, j + 1))
+            return any(t.value[0] == category for t in found)
+        if need == "body":
+            return bool(set(keys[i:j]) & self.body_parts)
+        if need == "gene":
+            return bool(set(keys[i:j]) & {"gene", "mutation", "variant", "allele"})
+        return True
+
     def _names_a_drug(self, doc: Doc, keys: list[str], i: int, j: int) -> bool:
-        """'takes Ritalin', 'is on metformin 500 mg', not 'takes the bus' or 'is on holiday'."""
-        original = doc.user_data.get("trustline.original_text", doc.text)
+        """'takes Ritalin', 'is on metformin 500 mg' (a listed medication or a dose), not
+        'takes the bus' or 'is on Saturday'."""
         for t in doc[i:j]:
-            word = original[t.idx : t.idx + len(t)]
             if t.lower_ in self.dose_units or _DOSE.fullmatch(t.lower_):
-                return True
-            if word[:1].isupper() and not word.isupper() and t.i > 0 and t.pos_ == "PROPN":
                 return True
         return any(v[0] == "health" for v in (x.value for x in self.terms.find(keys, i, j)))
 

@@ -185,7 +185,10 @@ def _card_candidates(view: MatchView, reg: Registry) -> Iterator[tuple[int, int,
             and _SENTENCE_BREAK.search(view.original, *view.span(end - 1, gap.end() + 1)) is None
         ):
             nxt = _DIGIT_RUN.match(vt, gap.end())
-            if nxt is None:
+            # Clock times ("[11:30] ... [11:35]") are no pieces of a card: short groups are
+            # not chained across a colon.
+            short = len(groups[-1][1]) < 3 or len(nxt.group().split(" ")[0]) < 3 if nxt else True
+            if nxt is None or (short and ":" in gap.group()):
                 break
             groups += [(g.start(), g.group()) for g in _DIGIT_GROUP.finditer(vt, *nxt.span())]
             end = nxt.end()
@@ -439,9 +442,24 @@ _REFERENCE_SHAPE: Final = re.compile(
     r"[A-Z]{1,6}[\-_/]?[0-9][0-9\-]*|[0-9]+(?:[a-z]{1,3}|[A-Z]{1,3})|[0-9]{1,2}[:.][0-9]{2}[ap]?m?"
     r"|[0-9]+(?:[.,][0-9]+)*|[A-Za-z]+[.][A-Za-z.]+"
 )
+
+
+def _like_password(token: str) -> bool:
+    """Mixed case with a digit ("Biscuit12"), or a symbol joining letters and digits
+    ("Lily&Max2015"); not a measure, a price or a hyphenated phrase ("3-month-old",
+    "pay-in-3", "CPI+3.9%", "£49.99")."""
+    if any(c in token for c in "£$€%") or "-" in token or "." in token:
+        return False
+    has_upper = any(c.isupper() for c in token)
+    has_lower = any(c.islower() for c in token)
+    has_symbol = any(c in "!#&*?@^~=+_" for c in token)
+    return (has_upper and has_lower) or (has_symbol and (has_upper or has_lower))
+
+
 # Kinds whose cue makes a nearby secret-looking token its value: in doubt, mask.
 _NEAR_KINDS: Final = frozenset({"password", "passcode", "security_answer", "memorable_word"})
 _NEAR_REACH: Final = 150
+_PASSPORT_DIGITS: Final = re.compile(r"(?<![\w\-])[0-9]{8,10}(?![\w\-])")
 
 
 def _secrets_near_cues(
@@ -461,6 +479,10 @@ def _secrets_near_cues(
         if kind in (_FOLLOWUP, _FOLLOWUP_LINKED):  # "the new one (NewStart#2026)"
             kind = "password"
         lo, hi = max(0, start - _NEAR_REACH), min(len(text), end + _NEAR_REACH)
+        if kind == "passport":  # "my passport (number 559283014)": digits after the cue
+            for m in _PASSPORT_DIGITS.finditer(text, end, min(len(text), end + 60)):
+                if not _after_reference(text, m.start(), cues):
+                    yield _Candidate(m.start(), m.end(), NATIONAL_ID, kind, _RANK_SECRET)
         for m in _SECRET_LOOKING.finditer(text, lo, hi):
             token = m.group()
             if _REFERENCE_SHAPE.fullmatch(token) or "@" in token:
@@ -469,6 +491,8 @@ def _secrets_near_cues(
             # (a tracking or order number) unless a passport cue announced it.
             plain_code = token.upper() == token and token.replace("-", "").isalnum()
             if (kind != "passport" and plain_code) or _after_reference(text, m.start(), cues):
+                continue
+            if kind != "passport" and not _like_password(token):
                 continue
             if any(c.start < m.end() and m.start() < c.end for c in cued) or any(
                 a < m.end() and m.start() < b for a, b, _ in spans
@@ -528,6 +552,7 @@ def _cue_matches(
 
 
 _WEAK: Final = "_weak:"
+_BARE_CODE: Final = re.compile(r"[^\S\n]{1,2}([0-9]{4,8})(?![\w\-])")
 # A cue that counts only with a word of its group's 'context' near it: "account 45280254"
 # beside a sort code or a routing number, not a shop's "account 45280254".
 _CONTEXT: Final = "_context:"
@@ -558,6 +583,11 @@ def _cued_candidates(
         else:
             if target.startswith(_WEAK):
                 target, need_link = target[len(_WEAK) :], True
+                digits = _BARE_CODE.match(text, end)
+                if digits is not None and target == "one_time_code":  # "txt me a code 448193"
+                    if not _after_blocker(text, start, cues.not_after.get(CREDENTIAL)):
+                        yield _Candidate(*digits.span(1), CREDENTIAL, target, _RANK_CUED)
+                    continue
             elif target.startswith(_CONTEXT):
                 target = target[len(_CONTEXT) :]
                 near = cues.context_re.get(reg.schemes[target].category)
