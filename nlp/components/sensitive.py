@@ -17,6 +17,8 @@ from ..text import PhraseTable, build_table, doc_keys, phrase_keys, segments
 from .base import DataComponent, add_fact, evidence_for, make_fact
 
 # A dose glued to its number: "50mg", "0.5ml", "100mcg".
+# What may follow "allergic to": the tagger reads "to sesame" as an infinitive at times.
+_PHRASE_AFTER_TO = frozenset({"NOUN", "PROPN", "ADJ", "DET", "VERB"})
 _WEEKDAYS = frozenset(
     {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "sabbath"}
 )
@@ -218,12 +220,7 @@ class Sensitive(DataComponent):
             return end
         if category == "health" and link == "to":  # "allergy to X": the phrase that follows
             stop = end + 1
-            while stop < min(seg.end, end + 4) and doc[stop].pos_ in (
-                "NOUN",
-                "PROPN",
-                "ADJ",
-                "DET",
-            ):
+            while stop < min(seg.end, end + 4) and doc[stop].pos_ in _PHRASE_AFTER_TO:
                 stop += 1
             return stop if stop > end + 1 else end
         for m in self.terms.find(keys, end + 1, min(seg.end, end + 8)):
@@ -242,8 +239,10 @@ class Sensitive(DataComponent):
             while i < seg.end and (doc[i].pos_ in ("DET", "PRON") or doc[i].dep_ == "poss"):
                 i += 1
             j = i
+            after_to = keys[m.end - 1] == "to"
             while j < min(seg.end, i + 6) and (
                 doc[j].pos_ in ("NOUN", "PROPN", "ADJ", "NUM", "X")
+                or (after_to and j == i and doc[j].pos_ == "VERB")
                 or (doc[j].text in ("-", "'", "\u2019", "'s", "\u2019s") and j > i)
                 or _DOSE.fullmatch(doc[j].lower_) is not None
                 or doc[j].lower_ in self.dose_units

@@ -734,7 +734,7 @@ def _clause_value(text: str, folded: str, pos: int, cues: IdentifierCues) -> tup
     while end > start and text[end - 1].isspace():
         end -= 1
     value = text[start:end]
-    if not any(ch.isalnum() for ch in value):
+    if not any(ch.isalnum() for ch in value) or _AMOUNT.fullmatch(value):
         return None
     words = value.split()
     head = _WORD_HEAD.match(words[0])
@@ -768,6 +768,8 @@ def _quoted_value(text: str, pos: int, closers: str) -> tuple[int, int] | None:
 
 
 # Answers to security questions are names and words: "maiden name Fitzgerald".
+# A price, a measure or a count is no secret: "annual pass is £49.99", "pass: 250g".
+_AMOUNT: Final = re.compile(r"[£$€¥]?[0-9][0-9.,]*(?:[a-zA-Z%]{1,3})?[?!.]*")
 _NAMED_ANSWERS: Final = frozenset({"security_answer", "memorable_word"})
 
 
