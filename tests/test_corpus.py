@@ -15,6 +15,7 @@ FILES = [
     ROOT / "nlp/training/en/corpus/twcs-dev-labelled.jsonl",
     ROOT / "tests/data/frozen/notes-corpus-test.jsonl",
     ROOT / "tests/data/frozen/notes-sensitive-test.jsonl",
+    ROOT / "tests/data/frozen/notes-sensitive-test-2.jsonl",
 ]
 VALUES = {
     ("preference", "field"): {
