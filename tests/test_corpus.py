@@ -16,6 +16,8 @@ FILES = [
     ROOT / "tests/data/frozen/notes-corpus-test.jsonl",
     ROOT / "tests/data/frozen/notes-sensitive-test.jsonl",
     ROOT / "tests/data/frozen/notes-sensitive-test-2.jsonl",
+    ROOT / "tests/data/frozen/notes-sensitive-test-3.jsonl",
+    ROOT / "nlp/training/en/corpus/sensitive-train.jsonl",
 ]
 VALUES = {
     ("preference", "field"): {
