@@ -53,6 +53,12 @@ _NOT_HEALTH = frozenset(
      "calcium", "sodium", "potassium", "magnesium", "vitamin", "protein", "fibre", "fiber",
      "honey", "coffee", "tea", "milk", "charcoal", "generic", "nicotine", "menthol"}
 )  # fmt: skip
+# A one-word title with a medical suffix is a condition however common the word is
+# ("tinnitus", "arthritis", "anaemia", "mastectomy").
+_MEDICAL_SUFFIXES = (
+    "itis", "itus", "osis", "emia", "aemia", "algia", "pathy", "ectomy", "otomy", "plasty",
+    "oma", "ica", "iasis", "plegia", "phobia", "trophy", "rrhoea", "rrhea",
+)  # fmt: skip
 # Words that make a phrase of common words a condition: "chest infection", "back pain".
 _HEADS = frozenset(
     {"disease", "disorder", "syndrome", "infection", "pain", "cancer", "failure", "injury",
@@ -150,7 +156,9 @@ def main() -> None:
         single = " " not in term and "-" not in term
         # A drug name may be a dictionary noun ("warfarin", "methadone"); a one-word
         # condition title that is one ("reaction", "newborn") is too general alone.
-        known = term in common or (term in nouns and term not in drugs)
+        known = (term in common or (term in nouns and term not in drugs)) and not (
+            term.endswith(_MEDICAL_SUFFIXES)
+        )
         if not single or (len(term) > 5 and not known):
             direct.add(term)
         else:

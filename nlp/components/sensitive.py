@@ -73,6 +73,7 @@ class Sensitive(DataComponent):
         self.dose_units = frozenset(d["dose_units"]["words"])
         self.modifiers = self.words(d["modifiers"])
         self.body_parts = self.words(d["body_parts"])
+        self.frequency = self.words(d["frequency_words"])
         self.cues: IdentifierCues = load_cues(lang_dir(str(self.nlp.lang)) / "identifiers.json")
 
     def __call__(self, doc: Doc) -> Doc:
@@ -190,6 +191,8 @@ class Sensitive(DataComponent):
                 end = stop + 1
         if category in ("union", "political", "religion", "health") and end + 1 < seg.end:
             end = self._through_link(doc, seg, end, category)
+        if category == "health":
+            end = self._health_tail(doc, seg, end)
         if category == "religion" and end + 1 < seg.end and doc[end].lower_ in ("at", "in"):
             stop = end + 1
             while stop < min(seg.end, end + 6) and (
@@ -199,6 +202,26 @@ class Sensitive(DataComponent):
             if stop > end + 1 and doc[stop - 1].pos_ in ("PROPN", "NOUN"):
                 end = stop
         return start, end
+
+    def _health_tail(self, doc: Doc, seg: Span, end: int) -> int:
+        """What a health span says next: its frequency, side or body part ('twice daily',
+        'in the right ear', 'both eyes') and a parenthetical ('COPD (moderate)')."""
+        keys = doc_keys(doc)
+        stop = end
+        while stop < min(seg.end, end + 5) and (
+            keys[stop] in self.frequency or keys[stop] in self.body_parts or doc[stop].like_num
+        ):
+            stop += 1
+        # Only a tail that ends on a content word: not "... in the" alone.
+        while stop > end and keys[stop - 1] in ("in", "the", "a", "once", "twice", "three", "four"):
+            stop -= 1
+        if stop < seg.end and doc[stop].text == "(":
+            close = next(
+                (k for k in range(stop + 1, min(seg.end, stop + 10)) if doc[k].text == ")"), None
+            )
+            if close is not None:
+                stop = close + 1
+        return stop
 
     def _through_link(self, doc: Doc, seg: Span, end: int, category: str) -> int:
         """Through a link to a term of the same category: 'union rep for the local branch of
