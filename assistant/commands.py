@@ -271,7 +271,12 @@ def keys() -> None:
 )
 def keys_create(name: str, scopes: tuple[str, ...]) -> None:
     """Create an API key; the key is printed once, as the last word of the output."""
+    from .engine import get_extractor
+    from .redaction import redact
+
     with app_db() as (_, handle):
+        # A key's name is free text an operator writes: it is masked like a note.
+        name = redact(get_extractor(), name)
         key = create_key(handle, name, scopes)
     click.echo(f"API key for {name} (scopes: {' '.join(sorted(set(scopes)))}): {key}")
 

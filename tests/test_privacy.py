@@ -8,11 +8,14 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import sqlite_utils
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from test_webhooks_inbound import CRM_SECRET, send
 
+from assistant.cli import main
 from assistant.store import audit
 from assistant.store.db import connect, database_path, get_db
 from assistant.webhooks.worker import Worker
@@ -241,3 +244,27 @@ def test_after_erasure_the_audit_log_and_inbox_hold_nothing_that_names_her(
     # A replay of the message within the tolerance window is still a duplicate.
     again = send(client, message, msg_id="msg_lovelace_77")
     assert again.status_code == 200 and again.json["status"] == "duplicate"
+
+
+def test_webhook_descriptions_and_key_names_are_redacted(
+    app: Flask,
+    client: FlaskClient,
+    api_headers: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Issue 12, item 1: "names of things" an operator writes are free text too.
+    resp = client.post(
+        "/api/v1/webhooks",
+        json={"url": "https://crm.example/hooks", "description": PLANTED},
+        headers=api_headers,
+    )
+    assert resp.status_code == 201, resp.json
+    assert not leaked(json.dumps(resp.json)) and "[PAYMENT_CARD]" in resp.json["description"]
+    assert not leaked(stored_text(connect(database_path(app))))
+    cli_db = tmp_path / "cli.db"
+    monkeypatch.setenv("TRUSTLINE_DATABASE", str(cli_db))
+    created = CliRunner().invoke(main, ["keys", "create", PLANTED, "--scope", "read"])
+    assert created.exit_code == 0, created.output
+    assert not leaked(created.output)
+    assert not leaked(stored_text(connect(str(cli_db))))

@@ -8,6 +8,8 @@ from typing import Any
 from flask import Response, current_app, jsonify, request
 
 from ..auth import current_principal, require
+from ..engine import get_extractor
+from ..redaction import redact
 from ..store.db import get_db
 from ..webhooks import deliveries, subscriptions
 from ..webhooks.errors import WebhookError
@@ -59,7 +61,7 @@ def create_webhook() -> Response:
         url,
         _events(body.get("events", "*")),
         actor=current_principal().name,
-        description=description,
+        description=None if description is None else redact(get_extractor(), description),
         allowed=current_app.extensions[CONFIG_KEY].allowed_networks,
     )
     return _json({**sub, "secret": secret}, 201)

@@ -55,13 +55,16 @@ def webhooks() -> None:
 @click.option("--description", default=None, help="A note for operators.")
 def add(url: str, events: str, description: str | None) -> None:
     """Subscribe URL to events; prints the new whsec_ secret once, as the last word."""
+    from ..engine import get_extractor
+    from ..redaction import redact
+
     with _app_db() as (app, db):
         sub, secret = subscriptions.create(
             db,
             url,
             events.split(","),
             actor=ACTOR,
-            description=description,
+            description=None if description is None else redact(get_extractor(), description),
             allowed=app.extensions[CONFIG_KEY].allowed_networks,
         )
     click.echo(f"subscription {sub['id']}: {sub['url']} ({', '.join(sub['events'])})")
