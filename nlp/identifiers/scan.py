@@ -1002,34 +1002,27 @@ def _compile_cues(data: Mapping[str, object], source: str) -> IdentifierCues:
     )
     grammar = _group(data, "grammar", source)
     where = f"{source}:grammar"
-    digits = _alternation(
-        _phrase_pattern(w) for w in _phrases(grammar.get("number_words", []), where)
-    )
+
+    def grammar_words(key: str) -> str:
+        """An alternation of the phrases of one grammar list."""
+        return _alternation(_phrase_pattern(w) for w in _phrases(grammar.get(key, []), where))
+
+    digits = grammar_words("number_words")
     number_words = rf"(?:{digits})(?:[ \-,]{{1,2}}(?:{digits})){{2,11}}(?![^\W\d_])"
-    breaks = _alternation(
-        _phrase_pattern(w) for w in _phrases(grammar.get("clause_breaks", []), where)
-    )
+    breaks = grammar_words("clause_breaks")
     # Lazy, bounded, and each step tries only the fixed stops: linear in the text.
     clause = (
         rf"[^\n]{{1,{_MAX_CLAUSE_SECRET}}}?"
         rf"(?=[,;:.!?]?\s*$|[.;!?,](?=\s)|[,;]|\n|[^\S\n]+[-\u2013\u2014][^\S\n]|[^\S\n]+(?:{breaks})(?!\w)|\)|$)"
     )
-    verbs = _alternation(
-        _phrase_pattern(w) for w in _phrases(grammar.get("value_before_verbs", []), where)
-    )
-    as_links = _alternation(
-        _phrase_pattern(w) for w in _phrases(grammar.get("value_before_links", []), where)
-    )
+    verbs = grammar_words("value_before_verbs")
+    as_links = grammar_words("value_before_links")
     before = (
         rf"(?<!\w)(?:{verbs})[^\S\n]+['\"\u2018\u201c]?(?P<value>[^\s'\"\u2019\u201d]{{1,{_MAX_SECRET_LEN}}})"
         rf"['\"\u2019\u201d]?[^\S\n]+(?:{as_links})[^\S\n]*$"
     )
-    months = _alternation(
-        _phrase_pattern(w) for w in _phrases(grammar.get("month_names", []), where)
-    )
-    code_links = _alternation(
-        _phrase_pattern(w) for w in _phrases(grammar.get("value_before_code_links", []), where)
-    )
+    months = grammar_words("month_names")
+    code_links = grammar_words("value_before_code_links")
     return IdentifierCues(
         language=language,
         cue_re=cue_re,
