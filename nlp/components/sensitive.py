@@ -23,7 +23,6 @@ _WEEKDAYS = frozenset(
     {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "sabbath"}
 )
 _CODE_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]{1,40}")
-_CODE = re.compile(r"(?=[A-Za-z\-]{0,8}[0-9])[A-Za-z0-9][A-Za-z0-9\-]{1,40}")
 _DOSE = re.compile(r"[0-9]+(?:[.,][0-9]+)?(?:mg|mcg|µg|ml|iu|g|units?|%)")
 
 
@@ -123,13 +122,15 @@ class Sensitive(DataComponent):
                 )
                 while end < min(seg.end, m.end + 3) and keys[end] in extend:
                     end += 1
-                start, end = self._grow(doc, seg, m.start, end, category)
+                start, end = self._grow(doc, keys, seg, m.start, end, category)
                 span = doc[start:end]
                 out.append((span.start_char, span.end_char, category, 0.8))
             out.extend(self._after_context(doc, keys, seg))
         return out
 
-    def _grow(self, doc: Doc, seg: Span, start: int, end: int, category: str) -> tuple[int, int]:
+    def _grow(
+        self, doc: Doc, keys: list[str], seg: Span, start: int, end: int, category: str
+    ) -> tuple[int, int]:
         """Widen a matched term to what reveals it with it: its modifiers ('severe asthma',
         'early-stage dementia', 'profoundly deaf', 'devout Catholic'), a dose ('metformin
         500 mg') and, for a place of worship, its name ('prayers at Al-Noor mosque')."""
@@ -190,9 +191,9 @@ class Sensitive(DataComponent):
             if stop < seg.end and doc[stop].lower_ in ("gene", "mutation", "variant"):
                 end = stop + 1
         if category in ("union", "political", "religion", "health") and end + 1 < seg.end:
-            end = self._through_link(doc, seg, end, category)
+            end = self._through_link(doc, keys, seg, end, category)
         if category == "health":
-            end = self._health_tail(doc, seg, end)
+            end = self._health_tail(doc, keys, seg, end)
         if category == "religion" and end + 1 < seg.end and doc[end].lower_ in ("at", "in"):
             stop = end + 1
             while stop < min(seg.end, end + 6) and (
@@ -203,10 +204,9 @@ class Sensitive(DataComponent):
                 end = stop
         return start, end
 
-    def _health_tail(self, doc: Doc, seg: Span, end: int) -> int:
+    def _health_tail(self, doc: Doc, keys: list[str], seg: Span, end: int) -> int:
         """What a health span says next: its frequency, side or body part ('twice daily',
         'in the right ear', 'both eyes') and a parenthetical ('COPD (moderate)')."""
-        keys = doc_keys(doc)
         stop = end
         while stop < min(seg.end, end + 5) and (
             keys[stop] in self.frequency or keys[stop] in self.body_parts or doc[stop].like_num
@@ -223,10 +223,9 @@ class Sensitive(DataComponent):
                 stop = close + 1
         return stop
 
-    def _through_link(self, doc: Doc, seg: Span, end: int, category: str) -> int:
+    def _through_link(self, doc: Doc, keys: list[str], seg: Span, end: int, category: str) -> int:
         """Through a link to a term of the same category: 'union rep for the local branch of
         the GMB', 'allergy to hazelnut syrup', 'union member (CWU)'."""
-        keys = doc_keys(doc)
         link = doc[end].lower_
         if link in ("(", "["):
             close = next(
@@ -281,7 +280,7 @@ class Sensitive(DataComponent):
                     continue
                 # The cue says as much as the phrase ("allergic to sesame", "undergoing
                 # dialysis", "member of the RMT union"): both are masked.
-                end = self._through_link(doc, seg, j, category) if j < seg.end else j
+                end = self._through_link(doc, keys, seg, j, category) if j < seg.end else j
                 span = doc[m.start : end]
                 out.append((span.start_char, span.end_char, category, 0.75))
                 break

@@ -402,15 +402,17 @@ def find_identifiers(text: str, cues: IdentifierCues) -> list[IdentifierMatch]:
         for c in _number_candidates(text, view, reg)
         if c.category != NATIONAL_ID or not _after_reference(text, c.start, cues)
     ]
-    cued = list(_cued_candidates(text, view, cues, reg))
-    cued.extend(_secrets_near_cues(text, cued, cues))
+    folded = _fold(text)
+    matches = list(_cue_matches(text, folded, cues))
+    cued = list(_cued_candidates(text, folded, matches, view, cues, reg))
+    cued.extend(_secrets_near_cues(text, matches, cued, cues))
     for c in cued:
         if c.kind in ("card_expiry", "card_security_code"):
             candidates.extend(_card_tail(view, view.to_view[c.end]))
     candidates.extend(cued)
     # A long number read out in words ("five one zero six ...") is a card or an account
     # being given: in doubt, mask it.
-    for m in cues.long_number_words_re.finditer(_fold(text)):
+    for m in cues.long_number_words_re.finditer(folded):
         candidates.append(_Candidate(m.start(), m.end(), PAYMENT_CARD, "spoken", _RANK_CUED))
     return _resolve(_expiries_near_cards(candidates, reg))
 
@@ -463,14 +465,13 @@ _PASSPORT_DIGITS: Final = re.compile(r"(?<![\w\-])[0-9]{8,10}(?![\w\-])")
 
 
 def _secrets_near_cues(
-    text: str, cued: list[_Candidate], cues: IdentifierCues
+    text: str, matches: list[tuple[int, int, str]], cued: list[_Candidate], cues: IdentifierCues
 ) -> Iterator[_Candidate]:
     """Secret-looking tokens near a password or passport cue whose value was not read
     ("no just tell me if this is right: Lily&Max2015 ... don't share passwords")."""
-    folded = _fold(text)
     spans = [
         (start, end, target)
-        for start, end, target in _cue_matches(text, folded, cues)
+        for start, end, target in matches
         if _bare_kind(target) in _NEAR_KINDS
         or _bare_kind(target) in ("passport", _FOLLOWUP, _FOLLOWUP_LINKED)
     ]
@@ -560,11 +561,15 @@ _CONTEXT_REACH: Final = 160
 
 
 def _cued_candidates(
-    text: str, view: MatchView, cues: IdentifierCues, reg: Registry
+    text: str,
+    folded: str,
+    matches: list[tuple[int, int, str]],
+    view: MatchView,
+    cues: IdentifierCues,
+    reg: Registry,
 ) -> Iterator[_Candidate]:
-    folded = _fold(text)
     last_secret: tuple[str, int] | None = None  # latest credential cue: (kind, end)
-    for start, end, target in _cue_matches(text, folded, cues):
+    for start, end, target in matches:
         need_link = False
         if target in (_FOLLOWUP, _FOLLOWUP_LINKED):
             if last_secret is None or not _same_sentence(text, last_secret[1], start):

@@ -53,7 +53,6 @@ class MatchView:
     original: str
     origin: array[int]
     to_view: array[int]
-    original_length: int
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The original span of view characters ``[start, end)``; a separator at either end
@@ -88,4 +87,4 @@ def make_view(text: str) -> MatchView:
         out.append(ch if ascii_text else _DIGITS.get(ord(ch), ch))
     to_view[len(text)] = len(out)
     view = "".join(out)
-    return MatchView(view, text, origin, to_view, len(text))
+    return MatchView(view, text, origin, to_view)
