@@ -1,7 +1,11 @@
 """`trustline train`: train the complaint text classifier shipped in nlp/models/<lang>/.
 
-Reproducible: fixed seed, training data in nlp/training/<lang>/complaints-*.jsonl
-(labelled by the team; see nlp/training/README.md). Nothing is trained at run time.
+Reproducible: fixed seed. Training data: nlp/training/<lang>/complaints-*.jsonl (texts
+labelled complaint or not, with categories; see nlp/training/README.md) and the
+training splits of the annotated corpus, nlp/training/<lang>/corpus/{train,
+sensitive-train}.jsonl (docs/annotation/), whose gold complaint facts give the labels.
+The corpus's dev split and the frozen test sets are never read here. Nothing is trained
+at run time.
 """
 
 from __future__ import annotations
@@ -31,8 +35,14 @@ def model_dir(lang: str) -> Path:
     return PACKAGE_DIR / "models" / lang / "complaints"
 
 
+# The corpus splits that may be trained on (never dev.jsonl or the frozen test sets).
+CORPUS_TRAIN_SPLITS = ("train.jsonl", "sensitive-train.jsonl")
+
+
 def training_files(lang: str) -> list[Path]:
-    return sorted((PACKAGE_DIR / "training" / lang).glob("complaints-*.jsonl"))
+    base = PACKAGE_DIR / "training" / lang
+    corpus = [base / "corpus" / name for name in CORPUS_TRAIN_SPLITS]
+    return sorted(base.glob("complaints-*.jsonl")) + [p for p in corpus if p.is_file()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +53,17 @@ class Labelled:
 
 
 def read_examples(paths: Iterable[Path]) -> list[Labelled]:
-    """Labelled texts: {"text", "complaint", "categories"} lines."""
+    """Labelled texts: {"text", "complaint", "categories"} lines, or corpus lines
+    {"text", "gold": [facts]} whose complaint facts give the labels."""
     out: list[Labelled] = []
     for path in paths:
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip():
                 continue
             row = json.loads(line)
+            if "gold" in row:
+                found = [g["category"] for g in row["gold"] if g.get("kind") == "complaint"]
+                row = {"text": row["text"], "complaint": bool(found), "categories": found}
             cats = {label: 0.0 for label in LABELS}
             cats[COMPLAINT_LABEL] = 1.0 if row["complaint"] else 0.0
             for c in row.get("categories") or []:

@@ -46,11 +46,15 @@ class Complaints(DataComponent):
         threshold: float = 0.6,
         min_cue: float = 0.2,
         own_words_threshold: float = 0.75,
+        relabel_threshold: float = 2.0,
+        relabel_margin: float = 0.2,
     ) -> None:
         super().__init__(nlp, name)
         self.threshold = threshold
         self.min_cue = min_cue
         self.own_words_threshold = own_words_threshold
+        self.relabel_threshold = relabel_threshold
+        self.relabel_margin = relabel_margin
 
     def setup(self) -> None:
         d, md = self.data, self.make_doc
@@ -143,7 +147,9 @@ class Complaints(DataComponent):
             prev_start = segs[si - 1].start if si > 0 else None
             hits.extend(self._segment_hits(doc, keys, si, seg, prev_start))
         complaints = self._group(hits, keys, segs)
-        if not complaints:
+        if complaints:
+            self._recategorise(doc, complaints)
+        else:
             complaints = self._from_classifier(doc, keys, segs, hits)
         for c in complaints:
             self._emit(doc, keys, segs, c, complaints)
@@ -184,6 +190,40 @@ class Complaints(DataComponent):
                 first = min([seg, *[h.segment for h in near[:1]]])
                 by_cat[category] = Complaint(category, first, [first])
         return sorted(by_cat.values(), key=lambda c: c.first)
+
+    def _recategorise(self, doc: Doc, complaints: list[Complaint]) -> None:
+        """Let the trained classifier name the category where the phrase cues guess.
+
+        Cues find where a complaint is; which category it belongs to depends on what
+        went wrong, and cue words mislead there ("damaged" reads as quality, though a
+        parcel damaged in transit is delivery). One complaint in the text takes the
+        classifier's category when it is confident and clearly ahead of the cue's; of
+        several, only those the cues could not place ("other") take the best category
+        not already present.
+        """
+        scores = {c: doc.cats[c] for c in COMPLAINT_CATEGORIES if c in doc.cats}
+        if not scores or self.relabel_threshold > 1.0:
+            return
+        ranked = sorted(scores, key=lambda c: -scores[c])
+        if len(complaints) == 1:
+            c = complaints[0]
+            best = ranked[0]
+            if (
+                best != c.category
+                and scores[best] >= self.relabel_threshold
+                and scores[best] - scores.get(c.category, 0.0) >= self.relabel_margin
+            ):
+                c.category = best
+            return
+        present = {c.category for c in complaints}
+        for c in complaints:
+            if c.category != "other":
+                continue
+            free = [k for k in ranked if k not in present and k != "other"]
+            if free and scores[free[0]] >= self.relabel_threshold:
+                present.discard("other")
+                c.category = free[0]
+                present.add(c.category)
 
     def _from_classifier(
         self, doc: Doc, keys: list[str], segs: list[Span], hits: list[Hit]
@@ -251,9 +291,23 @@ class Complaints(DataComponent):
 
 @Language.factory(
     "trustline_complaints",
-    default_config={"threshold": 0.6, "min_cue": 0.2, "own_words_threshold": 0.75},
+    default_config={
+        "threshold": 0.6,
+        "min_cue": 0.2,
+        "own_words_threshold": 0.75,
+        "relabel_threshold": 2.0,
+        "relabel_margin": 0.2,
+    },
 )
 def make_complaints(
-    nlp: Language, name: str, threshold: float, min_cue: float, own_words_threshold: float
+    nlp: Language,
+    name: str,
+    threshold: float,
+    min_cue: float,
+    own_words_threshold: float,
+    relabel_threshold: float,
+    relabel_margin: float,
 ) -> Complaints:
-    return Complaints(nlp, name, threshold, min_cue, own_words_threshold)
+    return Complaints(
+        nlp, name, threshold, min_cue, own_words_threshold, relabel_threshold, relabel_margin
+    )

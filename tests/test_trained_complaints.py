@@ -1,0 +1,43 @@
+"""The trained classifier names a complaint's category where the phrase cues guess."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from nlp import Extractor
+
+CATALOGUES = (
+    "Still getting your catalogues through the door after I asked twice to stop, sick of it."
+)
+
+
+def categories(extractor: Extractor, text: str) -> list[str]:
+    facts = extractor.extract(text).to_dict()["facts"]
+    return [f["category"] for f in facts if f["kind"] == "complaint"]
+
+
+@pytest.fixture
+def complaints(extractor: Extractor) -> Iterator[Any]:
+    comp = extractor.nlp.get_pipe("trustline_complaints")
+    saved = comp.relabel_threshold
+    yield comp
+    comp.relabel_threshold = saved
+
+
+def test_unwanted_catalogues_are_a_privacy_complaint(extractor: Extractor) -> None:
+    assert categories(extractor, CATALOGUES) == ["privacy"]
+
+
+def test_the_category_comes_from_the_classifier_not_the_cues(
+    extractor: Extractor, complaints: Any
+) -> None:
+    complaints.relabel_threshold = 2.0  # off: the cues alone
+    assert categories(extractor, CATALOGUES) == ["other"]
+
+
+def test_a_clear_cue_is_kept_when_the_classifier_agrees(extractor: Extractor) -> None:
+    text = "The lamp arrived smashed, the courier had clearly thrown the box over the fence."
+    assert categories(extractor, text) == ["delivery"]
