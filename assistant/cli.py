@@ -379,6 +379,7 @@ def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
 
 
 from . import commands  # noqa: E402,F401  (registers the profile commands on `main`)
+from . import eval_command  # noqa: E402,F401  (registers `trustline eval`)
 
 if __name__ == "__main__":
     main()

@@ -21,7 +21,7 @@ def categories(extractor: Extractor, text: str) -> list[str]:
 
 @pytest.fixture
 def complaints(extractor: Extractor) -> Iterator[Any]:
-    comp = extractor.nlp.get_pipe("trustline_complaints")
+    comp: Any = extractor.nlp.get_pipe("trustline_complaints")
     saved = comp.relabel_threshold
     yield comp
     comp.relabel_threshold = saved
