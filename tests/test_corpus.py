@@ -63,3 +63,23 @@ def test_frozen_test_shares_no_writer_or_industry_with_training() -> None:
     test = rows(FILES[3])
     assert not {r["writer"] for r in train} & {r["writer"] for r in test}
     assert not {r["domain"] for r in train} & {r["domain"] for r in test}
+
+
+# Every text we report a figure on; none may be trained on (a model that has seen a
+# text scores it from memory).
+EVALUATION = [
+    ROOT / "nlp/training/en/corpus/dev.jsonl",
+    ROOT / "nlp/training/en/corpus/twcs-dev-labelled.jsonl",
+    *sorted((ROOT / "tests/data").glob("*.jsonl")),
+    *sorted((ROOT / "tests/data/frozen").glob("*.jsonl")),
+]
+
+
+def test_no_evaluation_text_is_trained_on() -> None:
+    from nlp.train import training_files
+
+    seen = {str(r["text"]).strip() for p in EVALUATION for r in rows(p)}
+    assert len(seen) > 2000
+    for path in training_files("en"):
+        overlap = [r["text"] for r in rows(path) if str(r["text"]).strip() in seen]
+        assert not overlap, f"{path.name}: {len(overlap)} evaluation texts, e.g. {overlap[0]!r}"
