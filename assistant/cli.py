@@ -28,7 +28,12 @@ def _load_extractor(model: str | None) -> Extractor:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="trustline")
 def main() -> None:
-    """Trustline: consent-aware extraction of customer facts from call notes."""
+    """Trustline reads contact-centre notes and keeps only what the customer allows.
+
+    It finds preferences, complaints, consent statements and sensitive data in a note,
+    stores the facts the consent policy allows and masks every secret. Run
+    `trustline COMMAND --help` for a command's options.
+    """
 
 
 # -- extract ---------------------------------------------------------------------------
@@ -211,7 +216,9 @@ def summary(result: ExtractionResult) -> str:
 def extract(
     jsonl: bool, progress: bool, batch_size: int, model: str | None, input: IO[str]
 ) -> None:
-    """Extract facts from a note (stdin or INPUT) or, with --jsonl, from JSON lines.
+    """Extract facts from a note or from JSON lines.
+
+    The note is read from INPUT, or from stdin when INPUT is omitted or `-`.
 
     With --jsonl each input line {"id", "text"} yields one output line
     {"id", "redacted_text", "facts"} in the same order, or {"id", "error"} for a bad line;
@@ -269,10 +276,11 @@ def extract(
     help="Where to save (default: nlp/models/<lang>/complaints, the shipped location).",
 )
 def train(lang: str, architecture: str, epochs: int, seed: int, output: Path | None) -> None:
-    """Train the complaint classifier from nlp/training/<lang>/complaints-*.jsonl.
+    """Train the complaint classifier from the labelled data.
 
-    Prints the score on a held-out fifth of the data, then trains on all of it and saves
-    the model that `trustline extract` and the server load.
+    Reads nlp/training/<lang>/complaints-*.jsonl, prints the score on a held-out fifth of
+    it, then trains on all of it and saves the model that `trustline extract` and the
+    server load.
     """
     from nlp.train import train as run_training
 
@@ -322,8 +330,11 @@ def _setting(name: str) -> Callable[[], Any]:
     help="Use Werkzeug's development server (one process) instead of gunicorn.",
 )
 def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
-    """Run the Trustline web app with gunicorn (loads the pipeline once, before the
-    workers fork, so errors show at once). SIGTERM stops it gracefully, Ctrl-C at once."""
+    """Run the web app: the sidebar, the API and the webhooks.
+
+    It runs under gunicorn and loads the pipeline once, before the workers fork, so that
+    errors show at once. SIGTERM stops it gracefully, Ctrl-C at once.
+    """
     from . import create_app
     from .auth import hash_key, new_key
     from .engine import preload

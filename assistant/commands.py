@@ -17,6 +17,8 @@ from nlp import TrustlineNLPError
 from . import profile as domain
 from .auth import SCOPES, create_key
 from .cli import main
+from .consent import CHANNELS
+from .policy import Policy, PolicyError
 from .profile import ProfileError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -46,7 +48,7 @@ def _fail(exc: ProfileError) -> click.ClickException:
 
 @main.group()
 def db() -> None:
-    """The database: migrations."""
+    """Migrate the database schema."""
 
 
 @db.command("migrate")
@@ -65,7 +67,7 @@ def db_migrate() -> None:
 
 @main.group()
 def customer() -> None:
-    """Customers and their identities in other systems."""
+    """Add customers and link their identities in other systems."""
 
 
 def _identity(value: str) -> domain.Identity:
@@ -112,7 +114,10 @@ def customer_add(
 @click.option("--agent", required=True, help="Who wrote the note.")
 @click.option("--source", default="agent", show_default=True, help="Where the note came from.")
 def ingest(customer_id: str, agent: str, source: str) -> None:
-    """Read a note on stdin, store what the policy allows, print it as JSON."""
+    """Store a note read on stdin, with the facts the policy allows.
+
+    Prints the stored note, its facts, the decisions and any consent proposals as JSON.
+    """
     from .engine import get_extractor, get_policy
 
     text = sys.stdin.read()
@@ -170,14 +175,83 @@ def show_profile(customer_id: str, as_json: bool) -> None:
 
 @main.group()
 def consent() -> None:
-    """Record a customer's consent decision (the ledger is append-only)."""
+    """Record, confirm or withdraw a customer's consent.
+
+    The consent ledger is append-only: each command adds a record.
+    """
+
+
+def _policy() -> Policy:
+    """The policy in use: TRUSTLINE_POLICY, or the shipped default."""
+    from .policy import load_policy
+    from .settings import BY_NAME
+
+    return load_policy(BY_NAME["TRUSTLINE_POLICY"].read() or None)
+
+
+class PurposeType(click.ParamType[str]):
+    """A purpose the policy declares; read from the policy when the command runs, so that
+    the help and the errors list the purposes of the policy in use."""
+
+    name = "purpose"
+
+    def __init__(self, *, allow_all: bool = False) -> None:
+        self.allow_all = allow_all
+
+    def choices(self) -> list[str]:
+        return [*_policy().purposes, *(["all"] if self.allow_all else [])]
+
+    def listing(self) -> str:
+        """The purposes as the help lists them."""
+        try:
+            return "One of: " + ", ".join(self.choices()) + "."
+        except PolicyError:  # a broken policy is reported when the command runs
+            return "(The policy cannot be read.)"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            choices = self.choices()
+        except PolicyError as exc:
+            self.fail(f"the policy cannot be read: {exc}", param, ctx)
+        if value not in choices:
+            self.fail(
+                f"unknown purpose {value!r}; the policy declares: {', '.join(choices)}",
+                param,
+                ctx,
+            )
+        return str(value)
+
+
+class PurposeOption(click.Option):
+    """An option of PurposeType whose help ends with the policy's purposes."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        plain = self.help
+        if isinstance(self.type, PurposeType):
+            self.help = f"{plain or ''} {self.type.listing()}".strip()
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.help = plain
 
 
 def _consent_command(status: str) -> Callable[..., None]:
     @click.argument("customer_id")
-    @click.option("--purpose", required=True)
-    @click.option("--channel", default=None)
-    @click.option("--agent", required=True)
+    @click.option(
+        "--purpose",
+        cls=PurposeOption,
+        required=True,
+        type=PurposeType(allow_all=status != "granted"),
+        metavar="PURPOSE",
+        help="What the consent is for, as the policy names it"
+        + ("; 'all' withdraws every purpose." if status != "granted" else "."),
+    )
+    @click.option(
+        "--channel",
+        default=None,
+        help="Only this channel (" + ", ".join(CHANNELS) + "); every channel without it.",
+    )
+    @click.option("--agent", required=True, help="Who recorded it.")
     @click.option("--evidence", required=True, help="What the customer said or was shown.")
     def command(
         customer_id: str, purpose: str, channel: str | None, agent: str, evidence: str
@@ -206,10 +280,74 @@ def _consent_command(status: str) -> Callable[..., None]:
     return command
 
 
-consent.command("grant", help="Record a granted consent.")(_consent_command("granted"))
-consent.command("withdraw", help="Record a withdrawal (applies at once).")(
+consent.command("grant", help="Record that the customer granted a purpose.")(
+    _consent_command("granted")
+)
+consent.command("withdraw", help="Record a withdrawal; it applies at once.")(
     _consent_command("withdrawn")
 )
+
+
+@consent.command("confirm")
+@click.argument("customer_id")
+@click.argument("proposal_id", type=click.IntRange(1))
+@click.option("--agent", required=True, help="Who read the wording to the customer.")
+@click.option("--yes", is_flag=True, help="Do not ask; the customer agreed to the wording.")
+def consent_confirm(customer_id: str, proposal_id: int, agent: str, yes: bool) -> None:
+    """Confirm a consent proposal found in a note.
+
+    A grant found in a note is only a proposal until the customer agrees to the policy's
+    wording for its purpose. This prints the wording, asks whether the customer agreed,
+    then records the consent with that wording and its version as evidence. `trustline
+    ingest` prints a note's proposals (consent_proposals) and `trustline profile` the
+    pending ones.
+    """
+    from .engine import get_policy
+    from .store.db import row
+
+    with app_db() as (_, handle):
+        policy = get_policy()
+        try:
+            domain.get_customer(handle, customer_id)
+        except ProfileError as exc:
+            raise _fail(exc) from exc
+        proposal = row(
+            handle,
+            "SELECT purpose, channel, status FROM consent_proposals "
+            "WHERE id = ? AND customer_id = ?",
+            [proposal_id, customer_id],
+        )
+        if proposal is None:
+            raise click.ClickException(
+                f"{customer_id} has no consent proposal {proposal_id}; `trustline profile "
+                f"{customer_id}` lists the pending ones"
+            )
+        if proposal["status"] != "pending":
+            raise click.ClickException(
+                f"consent proposal {proposal_id} is {proposal['status']} already"
+            )
+        try:
+            wording, version = policy.wording(proposal["purpose"])
+        except KeyError as exc:
+            raise click.ClickException(str(exc.args[0])) from exc
+        channel = f" by {proposal['channel']}" if proposal["channel"] else ""
+        click.echo(f"{proposal['purpose']}{channel}, wording {version}:", err=True)
+        click.echo(f"  {wording}", err=True)
+        if not yes:
+            click.confirm("Did the customer agree to this wording?", abort=True, err=True)
+        try:
+            record = domain.confirm_proposal(
+                handle,
+                policy,
+                customer_id,
+                proposal_id,
+                actor=agent,
+                wording=wording,
+                wording_version=version,
+            )
+        except ProfileError as exc:
+            raise _fail(exc) from exc
+        _echo_json(record)
 
 
 # -- rights and retention --------------------------------------------------------------
@@ -218,7 +356,10 @@ consent.command("withdraw", help="Record a withdrawal (applies at once).")(
 @main.command("export")
 @click.argument("customer_id")
 def export_command(customer_id: str) -> None:
-    """Print everything held on CUSTOMER as one JSON document (Art. 15 / 20)."""
+    """Print everything held on a customer as one JSON document.
+
+    This is the export of GDPR Art. 15 (access) and Art. 20 (portability).
+    """
     from .engine import get_policy
 
     with app_db() as (_, handle):
@@ -232,7 +373,11 @@ def export_command(customer_id: str) -> None:
 @click.argument("customer_id")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def erase_command(customer_id: str, yes: bool) -> None:
-    """Erase CUSTOMER's personal data everywhere (Art. 17), keeping a tombstone."""
+    """Erase a customer's personal data everywhere.
+
+    The right to erasure (GDPR Art. 17). A tombstone of hashed identifiers keeps the
+    customer's objections honoured.
+    """
     if not yes:
         click.confirm(f"Erase all personal data of {customer_id}?", abort=True)
     with app_db() as (_, handle):
@@ -244,7 +389,7 @@ def erase_command(customer_id: str, yes: bool) -> None:
 
 @main.command()
 def purge() -> None:
-    """Delete facts and notes older than their purpose's retention period."""
+    """Delete what is older than its purpose's retention period."""
     from .engine import get_policy
 
     with app_db() as (_, handle):
@@ -256,7 +401,10 @@ def purge() -> None:
 
 @main.group()
 def keys() -> None:
-    """API keys (only their sha256 is stored)."""
+    """Create API keys for integrations.
+
+    Only a key's sha256 digest is stored.
+    """
 
 
 @keys.command("create")
@@ -270,7 +418,10 @@ def keys() -> None:
     help="read, write, consent or admin (repeatable).",
 )
 def keys_create(name: str, scopes: tuple[str, ...]) -> None:
-    """Create an API key; the key is printed once, as the last word of the output."""
+    """Create an API key and print it once.
+
+    The key is the last word of the output; only its sha256 digest is stored.
+    """
     from .engine import get_extractor
     from .redaction import redact
 
@@ -283,12 +434,15 @@ def keys_create(name: str, scopes: tuple[str, ...]) -> None:
 
 @main.group()
 def audit() -> None:
-    """The hash-chained audit log."""
+    """Check the hash-chained audit log."""
 
 
 @audit.command("verify")
 def audit_verify() -> None:
-    """Check that no audit entry was edited, deleted or inserted; exit 1 if one was."""
+    """Check that no audit entry was changed; exit 1 if one was.
+
+    An entry edited, deleted or inserted breaks the chain.
+    """
     from .store import audit as audit_log
 
     with app_db() as (_, handle):
@@ -306,12 +460,18 @@ def audit_verify() -> None:
 
 @main.group()
 def policy() -> None:
-    """The consent policy (TRUSTLINE_POLICY or the shipped default)."""
+    """Report on the consent policy in use.
+
+    The policy is TRUSTLINE_POLICY, or the shipped default.
+    """
 
 
 @policy.command("report")
 def policy_report() -> None:
-    """Print the record of processing activities (GDPR Art. 30) generated from the policy."""
+    """Print the record of processing activities made from the policy.
+
+    This is the record GDPR Art. 30 asks for.
+    """
     from .policy import load_policy, processing_report
     from .settings import BY_NAME
 

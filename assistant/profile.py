@@ -212,7 +212,12 @@ def record_consent(
 ) -> dict[str, Any]:
     """Append a consent record; a withdrawal takes dependent facts out at once."""
     if purpose not in policy.purposes and purpose != "all":
-        raise ProfileError(400, "unknown_purpose", f"unknown purpose {purpose!r}")
+        raise ProfileError(
+            400,
+            "unknown_purpose",
+            f"unknown purpose {purpose!r}; the policy declares {', '.join(policy.purposes)}"
+            + ("" if status == "granted" else ", or 'all' to withdraw every one"),
+        )
     if status not in ("granted", "withdrawn", "denied"):
         raise ProfileError(400, "invalid_status", "status must be granted, withdrawn or denied")
     if purpose == "all" and status == "granted":

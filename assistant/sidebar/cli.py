@@ -12,7 +12,10 @@ from ..store import sessions as records
 
 @click.group()
 def sessions() -> None:
-    """Sidebar sessions (kept server-side; a revoked one answers 401 at once)."""
+    """List and revoke sidebar sessions.
+
+    Sessions are kept server-side; a revoked one answers 401 at once.
+    """
 
 
 @sessions.command("list")
@@ -21,7 +24,7 @@ def sessions() -> None:
 @click.option("--all", "everything", is_flag=True, help="Ended and expired ones too.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_(agent_id: str | None, issuer: str | None, everything: bool, as_json: bool) -> None:
-    """Active sidebar sessions, oldest first (tokens are never shown)."""
+    """List sidebar sessions, oldest first (never their tokens)."""
     from ..commands import app_db
 
     with app_db() as (_, db):
@@ -45,8 +48,10 @@ def list_(agent_id: str | None, issuer: str | None, everything: bool, as_json: b
 @click.option("--issuer", default=None, help="With --agent: only those from this host.")
 @click.option("--reason", default="revoked with trustline sessions revoke", show_default=True)
 def revoke(ids: tuple[int, ...], agent_id: str | None, issuer: str | None, reason: str) -> None:
-    """End sessions by id, or all of an agent's; their next request answers 401 and their
-    open event streams end."""
+    """End sessions by id, or all of an agent's sessions.
+
+    Their next request answers 401 and their open event streams end.
+    """
     from ..commands import app_db
 
     if not ids and agent_id is None:

@@ -41,7 +41,7 @@ def _echo_json(payload: Any) -> None:
 
 @click.group()
 def webhooks() -> None:
-    """Outbound webhook subscriptions, the delivery worker and dead letters."""
+    """Manage outbound webhooks, their deliveries and dead letters."""
 
 
 @webhooks.command("add")
@@ -54,7 +54,10 @@ def webhooks() -> None:
 )
 @click.option("--description", default=None, help="A note for operators.")
 def add(url: str, events: str, description: str | None) -> None:
-    """Subscribe URL to events; prints the new whsec_ secret once, as the last word."""
+    """Subscribe a URL to events and print its secret once.
+
+    The new whsec_ signing secret is the last word of the output; it is never shown again.
+    """
     from ..engine import get_extractor
     from ..redaction import redact
 
@@ -74,7 +77,10 @@ def add(url: str, events: str, description: str | None) -> None:
 @webhooks.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_(as_json: bool) -> None:
-    """Subscriptions with their delivery counts (secrets are never shown)."""
+    """List subscriptions and their delivery counts.
+
+    Secrets are never shown.
+    """
     with _app_db() as (_, db):
         counts = deliveries.counts(db)
         subs = [{**s, "deliveries": counts.get(s["id"], {})} for s in subscriptions.list_all(db)]
@@ -94,7 +100,10 @@ def list_(as_json: bool) -> None:
 @click.argument("subscription_id", type=int)
 @click.option("--reason", default=None, help="Why (shown by `list`).")
 def disable(subscription_id: int, reason: str | None) -> None:
-    """Stop sending to a subscription; its deliveries wait until it is enabled."""
+    """Stop sending to a subscription until it is enabled again.
+
+    Its deliveries wait in the database meanwhile.
+    """
     with _app_db() as (_, db):
         subscriptions.update(db, subscription_id, actor=ACTOR, active=False, reason=reason)
     click.echo(f"subscription {subscription_id} disabled")
@@ -112,8 +121,11 @@ def enable(subscription_id: int) -> None:
 @webhooks.command("rotate")
 @click.argument("subscription_id", type=int)
 def rotate(subscription_id: int) -> None:
-    """New signing secret; the previous one keeps signing for the overlap (both
-    signatures are sent). Prints the new secret once, as the last word."""
+    """Give a subscription a new signing secret and print it once.
+
+    The previous secret keeps signing for the overlap (both signatures are sent). The new
+    secret is the last word of the output.
+    """
     with _app_db() as (app, db):
         overlap = app.extensions[CONFIG_KEY].secret_overlap_hours
         secret, until = subscriptions.rotate(
@@ -127,8 +139,10 @@ def rotate(subscription_id: int) -> None:
 @click.option("--until-idle", is_flag=True, help="Stop once nothing is left to deliver.")
 @click.option("--timeout", type=float, default=None, help="Stop after this many seconds.")
 def worker(until_idle: bool, timeout: float | None) -> None:
-    """Deliver webhooks until stopped (SIGTERM or Ctrl-C end it after the attempts in
-    flight; even SIGKILL loses nothing)."""
+    """Deliver webhooks until stopped.
+
+    SIGTERM or Ctrl-C end it after the attempts in flight; even SIGKILL loses nothing.
+    """
     from .. import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -164,7 +178,10 @@ def deliveries_(
     limit: int,
     as_json: bool,
 ) -> None:
-    """Deliveries, newest first, including dead letters (`--status dead`)."""
+    """List deliveries, newest first, dead letters included.
+
+    `--status dead` shows only the dead letters.
+    """
     with _app_db() as (_, db):
         if delivery_id is not None:
             _echo_json(deliveries.get(db, delivery_id))
@@ -210,9 +227,10 @@ def replay(delivery_ids: tuple[int, ...], all_dead: bool, subscription_id: int |
 @click.argument("customer_id", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def erasures(customer_id: str | None, as_json: bool) -> None:
-    """Show that erasures reached every subscriber: the outcome per target.
+    """Show whether erasures reached every subscriber.
 
-    Exit status 1 when an erasure has not been acknowledged by every target yet.
+    Prints the outcome per target; the exit status is 1 while an erasure is not yet
+    acknowledged by every target.
     """
     with _app_db() as (_, db):
         found = deliveries.erasures(db, customer_id)
@@ -242,7 +260,7 @@ def erasures(customer_id: str | None, as_json: bool) -> None:
 @click.option("--status", type=click.Choice(inbox.STATUSES), default=None)
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
 def inbox_(status: str | None, limit: int) -> None:
-    """Inbound messages (never their bodies), newest first."""
+    """List inbound messages, newest first (never their bodies)."""
     with _app_db() as (_, db):
         found = inbox.listing(db, status=status, limit=limit)
     if not found:
