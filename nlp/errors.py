@@ -11,6 +11,10 @@ class TrustlineNLPError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(f"[{self.code}] {message}")
 
+    def agent_message(self) -> str:
+        """The error as an agent at the sidebar reads it: what to do, not what to set."""
+        return str(self)
+
 
 class ModelNotInstalledError(TrustlineNLPError):
     """The configured spaCy pipeline package is not installed."""
@@ -58,9 +62,18 @@ class TextTooLongError(TrustlineNLPError):
     code = "TL003"
 
     def __init__(self, length: int, limit: int) -> None:
+        self.length = length
+        self.limit = limit
         super().__init__(
             f"text is {length:,} characters, over the limit of {limit:,}; split it into "
             f"smaller notes or raise TRUSTLINE_MAX_TEXT_CHARS"
+        )
+
+    def agent_message(self) -> str:
+        return (
+            f"This note is too long to save: it has {self.length:,} characters, and a note "
+            f"can have at most {self.limit:,}. Shorten it or split it into two or more "
+            f"notes (error {self.code})."
         )
 
 
@@ -74,4 +87,10 @@ class TextTimeBudgetError(TrustlineNLPError):
             f"the text took over its time budget of {seconds:.1f} s to analyse and was "
             f"refused; nothing of it was stored. Split it into smaller notes, or raise "
             f"TRUSTLINE_TEXT_TIME_BUDGET_MS"
+        )
+
+    def agent_message(self) -> str:
+        return (
+            "This note took too long to read and was not saved. Split it into two or more "
+            f"shorter notes (error {self.code})."
         )

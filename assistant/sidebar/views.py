@@ -130,7 +130,8 @@ def _http_error(exc: HTTPException) -> Response:
 
 @bp.errorhandler(ProfileError)
 def _profile_error(exc: ProfileError) -> Response:
-    return _error(exc.status, exc.message[:1].upper() + exc.message[1:] + ".")
+    message = exc.message[:1].upper() + exc.message[1:]
+    return _error(exc.status, message if message.endswith(".") else message + ".")
 
 
 # -- launch and the page ----------------------------------------------------------------
@@ -238,7 +239,7 @@ def _composer(customer_id: str, text: str, dropped: set[str] | None = None) -> d
     try:
         extractor.check(text)
     except TrustlineNLPError as exc:
-        context["error"] = str(exc)
+        context["error"] = exc.agent_message()
         return context
     with queued([text]):
         result = extractor.extract(text)
@@ -294,7 +295,7 @@ def save_note(customer_id: str) -> Response:
                 dropped=_dropped(),
             )
     except TrustlineNLPError as exc:
-        raise ProfileError(400, "invalid_text", str(exc)) from exc
+        raise ProfileError(400, "invalid_text", exc.agent_message()) from exc
     if not is_htmx():
         return redirect(url_for(".page", customer=customer_id), 303)
     context = _main_context(agent, customer_id, None)
