@@ -63,8 +63,17 @@ NOTES = (
     "Interested in hiking boots, size 6. Happy for us to text her about offers.",
 )
 
-# The document as the app serves it; loading it needs no app (it is a file and a fragment).
-schema = schemathesis.openapi.from_dict(openapi.document())
+
+def fuzzed_document() -> dict[str, Any]:
+    """The document as the app serves it (loading it needs no app: it is a file and a
+    fragment), without the paths served outside /api/v1: the event stream stays open for
+    TRUSTLINE_SSE_MAX_SECONDS, and tests/test_openapi.py checks its answers."""
+    doc = openapi.document()
+    doc["paths"] = {path: item for path, item in doc["paths"].items() if "servers" not in item}
+    return doc
+
+
+schema = schemathesis.openapi.from_dict(fuzzed_document())
 
 
 @schema.hook
@@ -135,9 +144,9 @@ def test_the_fuzzer_reaches_every_operation() -> None:
     tests/test_openapi.py, and one the fuzzer skips shows here)."""
     documented = {
         (method.upper(), path)
-        for path, item in openapi.document()["paths"].items()
+        for path, item in fuzzed_document()["paths"].items()
         for method in item
-        if method != "parameters"
+        if method not in ("parameters", "summary", "description")
     }
     fuzzed = {
         (result.ok().method.upper(), result.ok().path) for result in schema.get_all_operations()

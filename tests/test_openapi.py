@@ -38,6 +38,8 @@ OPERATION_KEYS = ("get", "put", "post", "delete", "patch", "options", "head", "t
 CARD = "4111 1111 1111 1111"
 C1 = f"{PREFIX}/customers/c-1"
 JSON = "application/json"
+STREAM = "/customers/{customer_id}/stream"  # served at the root, not under /api/v1
+SSE_SECONDS = 0.3  # how long a stream stays open here before the client would reconnect
 
 DOC = openapi.document()
 REGISTRY: Registry[Any] = Registry().with_resource(DOC_URI, DRAFT202012.create_resource(DOC))
@@ -187,7 +189,24 @@ class Api:
 
 
 def body(resp: TestResponse) -> Any:
+    """The answer's JSON; an event stream's text as it is (its schema is a string)."""
+    if resp.mimetype == "text/event-stream":
+        return resp.get_data(as_text=True)
     return json.loads(resp.get_data(as_text=True))
+
+
+def sse_messages(text: str) -> list[dict[str, str]]:
+    """The messages of a Server-Sent Events stream, comments and `retry:` left out."""
+    found = []
+    for block in text.split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in block.splitlines():
+            name, _, value = line.partition(": ")
+            if name in ("id", "event", "data"):
+                fields[name] = fields[name] + "\n" + value if name in fields else value
+        if fields:
+            found.append(fields)
+    return found
 
 
 def headers_with(app: Flask, *scopes: str) -> dict[str, str]:
@@ -212,7 +231,7 @@ def test_document_is_openapi_3_1_in_shape() -> None:
     assert len(ids) == len(set(ids))
     for path, item in DOC["paths"].items():
         assert path.startswith("/")
-        assert set(item) <= {*OPERATION_KEYS, "parameters", "summary", "description"}
+        assert set(item) <= {*OPERATION_KEYS, "parameters", "summary", "description", "servers"}
         for method in set(item) & set(OPERATION_KEYS):
             responses = item[method]["responses"]
             assert responses, f"{method} {path} has no responses"
@@ -263,8 +282,26 @@ def test_each_operation_names_its_scope(path: str, method: str) -> None:
 
 
 def test_routes_and_document_match(app: Flask) -> None:
-    documented = {(path, method) for path, method, _ in operations()}
+    documented = {(path, method) for path, method, _ in operations() if path != STREAM}
     assert api_routes(app) == documented
+
+
+def test_the_event_stream_is_documented_where_it_is_served(app: Flask) -> None:
+    # issue 15: the integration event stream was in neither the README's table nor here.
+    item = DOC["paths"][STREAM]
+    assert [server["url"] for server in item["servers"]] == ["/"]
+    served = {
+        (doc_path(rule.rule), method.lower())
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods or set()
+    }
+    assert (STREAM, "get") in served
+    op = item["get"]
+    assert op["x-required-scope"] == "read"
+    assert "text/event-stream" in op["responses"]["200"]["content"]
+    assert {p["name"] for p in op["parameters"]} == {"after", "Last-Event-ID"}
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "`GET /customers/{id}/stream`" in readme
 
 
 def test_document_is_served_without_a_key(app: Flask) -> None:
@@ -289,6 +326,7 @@ CALLS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("patch", f"{C1}/facts/1", {"status": "resolved"}),
     ("get", f"{C1}/export", None),
     ("get", f"{C1}/events", None),
+    ("get", "/customers/c-1/stream", None),
     ("get", f"{PREFIX}/webhooks", None),
     ("post", f"{PREFIX}/webhooks", {"url": "https://crm.example/hook", "events": ["*"]}),
     ("get", f"{PREFIX}/webhooks/1", None),
@@ -309,6 +347,13 @@ def required_scope(api: Api, method: str, url: str) -> str:
 def test_calls_cover_every_operation() -> None:
     # The loops below rely on CALLS reaching every protected operation.
     assert len(CALLS) == len([op for *_, op in operations() if "x-required-scope" in op])
+
+
+@pytest.fixture
+def app(make_app: Any) -> Flask:
+    # Event streams end soon, as if the client reconnected: their answers can be read whole.
+    flask_app: Flask = make_app(TRUSTLINE_SSE_MAX_SECONDS=SSE_SECONDS)
+    return flask_app
 
 
 @pytest.mark.parametrize("scope", SCOPES)
@@ -348,7 +393,13 @@ def errors_every_operation_answers(api: Api, app: Flask, headers: dict[str, str]
 
 def rate_limited_and_storage_unavailable(api: Api, make_app: Any) -> None:
     """429 and 503, which every operation behind a key may answer."""
-    limited = Api(make_app(TRUSTLINE_RATE_LIMIT_PER_MINUTE=1, TRUSTLINE_RATE_LIMIT_BURST=1))
+    limited = Api(
+        make_app(
+            TRUSTLINE_RATE_LIMIT_PER_MINUTE=1,
+            TRUSTLINE_RATE_LIMIT_BURST=1,
+            TRUSTLINE_SSE_MAX_SECONDS=SSE_SECONDS,
+        )
+    )
     limited.seen = api.seen
     for i, (method, url, payload) in enumerate(CALLS):
         caller = {"Authorization": f"Bearer not-a-key-{i}"}  # a bucket of its own
@@ -356,7 +407,7 @@ def rate_limited_and_storage_unavailable(api: Api, make_app: Any) -> None:
         limited.call(method, url, 429, json=payload, headers=caller)
     limited.call("get", f"{PREFIX}/openapi.json", 200, headers=caller)  # never limited
 
-    app = make_app()
+    app = make_app(TRUSTLINE_SSE_MAX_SECONDS=SSE_SECONDS)
     broken = Api(app)
     broken.seen = api.seen
     key = headers_with(app, "admin")
@@ -436,9 +487,28 @@ def consents(api: Api, h: dict[str, str], proposal_id: int) -> None:
     api.call("get", f"{PREFIX}/customers/nobody/consents", 404, headers=h)
 
 
+def event_stream(api: Api, h: dict[str, str], events: list[dict[str, Any]]) -> None:
+    """The stream replays the same events as the events page, each message an `Event`."""
+    stream = "/customers/c-1/stream"
+    text = body(api.call("get", f"{stream}?after=0", 200, headers=h))
+    assert text.startswith("retry: ")
+    messages = sse_messages(text)
+    event = validator_at(["components", "schemas", "Event"])
+    for message in messages:
+        error = best_match(event.iter_errors(json.loads(message["data"])))
+        assert error is None, f"{message}: {error.message}"
+    assert [(int(m["id"]), m["event"]) for m in messages] == [(e["id"], e["type"]) for e in events]
+    resumed = body(
+        api.call("get", stream, 200, headers={**h, "Last-Event-ID": str(events[-2]["id"])})
+    )
+    assert [m["event"] for m in sse_messages(resumed)] == [events[-1]["type"]]
+    api.call("get", f"{stream}?after=x", 400, headers=h)
+    api.call("get", "/customers/nobody/stream", 404, headers=h)
+
+
 def test_every_answer_matches_the_document(make_app: Any, api_headers: dict[str, str]) -> None:
     # A small body limit, so that 413 is cheap to reach; every note here is far smaller.
-    app = make_app(TRUSTLINE_MAX_REQUEST_BYTES=50_000)
+    app = make_app(TRUSTLINE_MAX_REQUEST_BYTES=50_000, TRUSTLINE_SSE_MAX_SECONDS=SSE_SECONDS)
     api, h = Api(app), api_headers
     errors_every_operation_answers(api, app, h)
     extraction(api, h)
@@ -485,6 +555,7 @@ def test_every_answer_matches_the_document(make_app: Any, api_headers: dict[str,
     assert {"consent.changed", "dsr.created", "profile.preference.removed"} <= types
     api.call("get", f"{events}?after=x", 400, headers=h)
     api.call("get", f"{PREFIX}/customers/nobody/events", 404, headers=h)
+    event_stream(api, h, page["events"] + rest["events"])
 
     export = body(api.call("get", f"{C1}/export", 200, headers=h))
     assert any(f.get("superseded_by") for f in export["facts"])

@@ -37,8 +37,9 @@ def storage_condition(exc: BaseException) -> str | None:
 
 
 def _machine_client() -> bool:
-    """API and inbound-webhook callers read problem documents; people read text."""
-    return request.path.startswith(("/api/", "/webhooks/"))
+    """API and inbound-webhook callers read problem documents, and so does a caller with
+    an API key outside /api/ (the event stream); people read text."""
+    return request.path.startswith(("/api/", "/webhooks/")) or "Authorization" in request.headers
 
 
 def storage_unavailable(exc: sqlite3.Error) -> Response:
