@@ -1,4 +1,5 @@
-"""Quality floors on the shared data (the figures in README.md come from the same runs)."""
+"""Quality floors on the shared data (the figures in README.md and docs/performance.md come
+from the same runs)."""
 
 from __future__ import annotations
 
@@ -61,7 +62,8 @@ def test_every_customer_care_message_runs_without_an_error(
 
 def test_independent_holdout_notes_stay_above_their_floor(shared_data: Path) -> None:
     # tests/data/notes-holdout.jsonl: 100 notes written by an annotator who never saw the
-    # dev set or the code. Floors sit below the measured figures (README) to catch drift.
+    # dev set or the code. Floors sit below the measured figures (docs/performance.md) to
+    # catch drift.
     for name in ("notes-holdout.jsonl", "notes-holdout-2.jsonl"):
         report = score(shared_data.parent, str(Path(__file__).parent / "data" / name))
         assert report["errors"] == 0, name
