@@ -12,9 +12,9 @@ ROOT = Path(__file__).parents[1]
 
 
 def test_the_wheel_builds_without_warnings_and_holds_the_data(tmp_path: Path) -> None:
+    pip = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet"]
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet"]
-        + ["--wheel-dir", str(tmp_path), str(ROOT)],
+        [*pip, "--wheel-dir", str(tmp_path), str(ROOT)],
         capture_output=True,
         text=True,
         timeout=300,
