@@ -303,28 +303,18 @@ def consent_confirm(customer_id: str, proposal_id: int, agent: str, yes: bool) -
     pending ones.
     """
     from .engine import get_policy
-    from .store.db import row
 
     with app_db() as (_, handle):
         policy = get_policy()
         try:
-            domain.get_customer(handle, customer_id)
+            pending = domain.profile(handle, policy, customer_id)["consent_proposals"]
         except ProfileError as exc:
             raise _fail(exc) from exc
-        proposal = row(
-            handle,
-            "SELECT purpose, channel, status FROM consent_proposals "
-            "WHERE id = ? AND customer_id = ?",
-            [proposal_id, customer_id],
-        )
+        proposal = next((p for p in pending if p["id"] == proposal_id), None)
         if proposal is None:
             raise click.ClickException(
-                f"{customer_id} has no consent proposal {proposal_id}; `trustline profile "
-                f"{customer_id}` lists the pending ones"
-            )
-        if proposal["status"] != "pending":
-            raise click.ClickException(
-                f"consent proposal {proposal_id} is {proposal['status']} already"
+                f"{customer_id} has no pending consent proposal {proposal_id}; "
+                f"`trustline profile {customer_id}` lists the pending ones"
             )
         try:
             wording, version = policy.wording(proposal["purpose"])

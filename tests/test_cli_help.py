@@ -187,7 +187,7 @@ def test_confirm_records_the_consent_with_the_policys_wording(
     assert view["consents"]["marketing"]["channels"] == {"sms": "granted"}
 
     again = run(env, "consent", "confirm", "c-7", str(proposal["id"]), "--agent", "a-2", "--yes")
-    assert again.returncode == 1 and "confirmed already" in again.stderr
+    assert again.returncode == 1 and "no pending consent proposal" in again.stderr
     assert len(ledger(env)) == 1
 
 
@@ -204,6 +204,7 @@ def test_confirm_an_unknown_proposal_says_where_to_look(
 ) -> None:
     proc = run(env, "consent", "confirm", "c-7", "999", "--agent", "a-2", "--yes")
     assert proc.returncode == 1
-    assert "no consent proposal 999" in proc.stderr and "trustline profile c-7" in proc.stderr
+    assert "no pending consent proposal 999" in proc.stderr
+    assert "trustline profile c-7" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert ledger(env) == []
