@@ -321,12 +321,12 @@ CALLS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("post", f"{C1}/notes", {"text": "Prefers email."}),
     ("get", f"{C1}/profile", None),
     ("get", f"{C1}/consents", None),
+    ("get", "/customers/c-1/stream", None),  # served at the root
     ("post", f"{C1}/consents", {"purpose": "marketing", "status": "denied", "evidence": "no"}),
     ("delete", f"{C1}/facts/1", {"reason": "recorded on the wrong customer"}),
     ("patch", f"{C1}/facts/1", {"status": "resolved"}),
     ("get", f"{C1}/export", None),
     ("get", f"{C1}/events", None),
-    ("get", "/customers/c-1/stream", None),
     ("get", f"{PREFIX}/webhooks", None),
     ("post", f"{PREFIX}/webhooks", {"url": "https://crm.example/hook", "events": ["*"]}),
     ("get", f"{PREFIX}/webhooks/1", None),
