@@ -267,8 +267,20 @@ def extract(
     show_default=True,
     help="spaCy text classifier architecture.",
 )
-@click.option("--epochs", default=12, show_default=True, type=click.IntRange(1, 200))
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option(
+    "--epochs",
+    default=12,
+    show_default=True,
+    type=click.IntRange(1, 200),
+    help="Passes over the training data.",
+)
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Random seed; the same seed trains the same model.",
+)
 @click.option(
     "--output",
     type=click.Path(file_okay=False, path_type=Path),

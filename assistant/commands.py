@@ -79,9 +79,9 @@ def _identity(value: str) -> domain.Identity:
 
 @customer.command("add")
 @click.argument("customer_id")
-@click.option("--name", required=True)
-@click.option("--email")
-@click.option("--phone")
+@click.option("--name", required=True, help="The customer's name (masked like a note).")
+@click.option("--email", help="The customer's e-mail address.")
+@click.option("--phone", help="The customer's phone number.")
 @click.option("--identity", "identities", multiple=True, help="SOURCE:EXTERNAL_ID (repeatable)")
 def customer_add(
     customer_id: str, name: str, email: str | None, phone: str | None, identities: tuple[str, ...]

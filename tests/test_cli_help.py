@@ -67,6 +67,25 @@ def test_every_listed_summary_is_a_whole_sentence(path: tuple[str, ...]) -> None
         assert summary == first_paragraph((*path, name)), where
 
 
+def commands(
+    group: click.Group = main, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], click.Command]]:
+    """Every command under `group`, with its path."""
+    for name, sub in group.commands.items():
+        yield (*path, name), sub
+        if isinstance(sub, click.Group):
+            yield from commands(sub, (*path, name))
+
+
+@pytest.mark.parametrize(
+    ("path", "command"), list(commands()), ids=[" ".join(p) for p, _ in commands()]
+)
+def test_every_option_says_what_it_does(path: tuple[str, ...], command: click.Command) -> None:
+    for param in command.params:
+        if isinstance(param, click.Option):
+            assert param.help, f"{' '.join(path)} {param.opts[0]}: no help"
+
+
 def test_main_help_says_what_trustline_is() -> None:
     out = CliRunner().invoke(main, ["--help"], terminal_width=80)
     description = out.output.split("Options:")[0].split("\n\n", 1)[1]

@@ -46,7 +46,12 @@ def list_(agent_id: str | None, issuer: str | None, everything: bool, as_json: b
 @click.argument("ids", nargs=-1, type=int)
 @click.option("--agent", "agent_id", default=None, help="Every active session of this agent.")
 @click.option("--issuer", default=None, help="With --agent: only those from this host.")
-@click.option("--reason", default="revoked with trustline sessions revoke", show_default=True)
+@click.option(
+    "--reason",
+    default="revoked with trustline sessions revoke",
+    show_default=True,
+    help="Why, kept with the session.",
+)
 def revoke(ids: tuple[int, ...], agent_id: str | None, issuer: str | None, reason: str) -> None:
     """End sessions by id, or all of an agent's sessions.
 

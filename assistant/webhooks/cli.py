@@ -165,10 +165,18 @@ def worker(until_idle: bool, timeout: float | None) -> None:
     default=None,
     help="Only these (dead: the dead letters).",
 )
-@click.option("--subscription", "subscription_id", type=int, default=None)
-@click.option("--customer", "customer_id", default=None)
+@click.option(
+    "--subscription", "subscription_id", type=int, default=None, help="Only this subscription's."
+)
+@click.option("--customer", "customer_id", default=None, help="Only this customer's.")
 @click.option("--id", "delivery_id", type=int, default=None, help="One delivery, with attempts.")
-@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 1000),
+    default=50,
+    show_default=True,
+    help="At most this many.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def deliveries_(
     status: str | None,
@@ -211,7 +219,13 @@ def deliveries_(
 @webhooks.command("replay")
 @click.argument("delivery_ids", type=int, nargs=-1)
 @click.option("--all-dead", is_flag=True, help="Every dead letter (of --subscription).")
-@click.option("--subscription", "subscription_id", type=int, default=None)
+@click.option(
+    "--subscription",
+    "subscription_id",
+    type=int,
+    default=None,
+    help="With --all-dead: only this one's.",
+)
 def replay(delivery_ids: tuple[int, ...], all_dead: bool, subscription_id: int | None) -> None:
     """Send dead letters again (same webhook-id, fresh attempts)."""
     if not delivery_ids and not all_dead:
@@ -257,8 +271,16 @@ def erasures(customer_id: str | None, as_json: bool) -> None:
 
 
 @webhooks.command("inbox")
-@click.option("--status", type=click.Choice(inbox.STATUSES), default=None)
-@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option(
+    "--status", type=click.Choice(inbox.STATUSES), default=None, help="Only messages in this state."
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 1000),
+    default=50,
+    show_default=True,
+    help="At most this many.",
+)
 def inbox_(status: str | None, limit: int) -> None:
     """List inbound messages, newest first (never their bodies)."""
     with _app_db() as (_, db):
