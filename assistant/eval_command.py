@@ -25,7 +25,13 @@ from .cli import _load_extractor, main, stream_results
     help="Also print the first N missed, spurious or leaked facts.",
 )
 @click.option("--model", default=None, help="spaCy pipeline package (TRUSTLINE_SPACY_MODEL).")
-@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1, 10_000))
+@click.option(
+    "--batch-size",
+    default=64,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="Texts per nlp.pipe batch.",
+)
 def eval_command(
     gold: Path, as_json: bool, show_misses: int, model: str | None, batch_size: int
 ) -> None:
