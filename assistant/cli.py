@@ -401,8 +401,8 @@ def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
     )
 
 
-from . import commands  # noqa: E402,F401  (registers the profile commands on `main`)
-from . import eval_command  # noqa: E402,F401  (registers `trustline eval`)
+# Registered on `main` by importing them: the profile commands and `trustline eval`.
+from . import commands, eval_command  # noqa: E402,F401
 
 if __name__ == "__main__":
     main()

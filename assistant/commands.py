@@ -137,7 +137,7 @@ def ingest(customer_id: str, agent: str, source: str) -> None:
 @click.argument("customer_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the profile as JSON.")
 def show_profile(customer_id: str, as_json: bool) -> None:
-    """Show a customer's profile: consents, open complaints, preferences."""
+    """Show a customer's consents, complaints and preferences."""
     from .engine import get_policy
 
     with app_db() as (_, handle):
