@@ -350,7 +350,8 @@ def test_the_page_shows_each_fact_with_where_it_came_from_and_why(
     assert policy.purposes["service"].benefit in words
     assert policy.purposes["marketing"].benefit in words
     assert "Because we need it to serve you well (our legitimate interest)." in words
-    assert "Kept until" in words
+    assert "Used for: Serving you when you contact us" in words
+    assert "kept until" in words
     # the consent state: e-mail granted, other channels never asked
     html = resp.get_data(as_text=True)
     assert 'data-purpose="marketing" data-status="partly"' in html
@@ -811,8 +812,8 @@ def test_the_pages_words_go_through_gettext(
         "Your information",
         "Your choices",
         "What we know about you",
-        "Where it came from",
-        "What we use it for",
+        "Used for: ",
+        "What you get:",
         "Your requests",
         "Download my data",
         "Ask for erasure",
@@ -868,3 +869,30 @@ def test_colour_pairs_meet_wcag_aa(theme: str) -> None:
     for fg, bg in TEXT_PAIRS:
         ratio = _contrast(colours[fg], colours[bg])
         assert ratio >= 4.5, f"{theme}: --{fg} on --{bg} is {ratio:.2f}:1"
+
+
+def test_the_dsr_migration_keeps_earlier_requests(tmp_path: Path) -> None:
+    from assistant.store.migrations import migrations
+
+    db = connect(tmp_path / "old.db")
+    try:
+        migrations.apply(db, stop_before="m008_dsr_rectify")
+        with db.conn:
+            db.execute(
+                "INSERT INTO customers (id, created_at, updated_at) VALUES ('c-1', 'x', 'x')"
+            )
+            db.execute(
+                "INSERT INTO dsr (customer_id, kind, created_at, due_at) "
+                "VALUES ('c-1', 'erase', '2026-01-01', '2026-01-31')"
+            )
+        migrations.apply(db)
+        (kept,) = rows(db, "SELECT * FROM dsr")
+        assert (kept["kind"], kept["status"], kept["channel"], kept["due_at"]) == (
+            "erase",
+            "open",
+            "note",
+            "2026-01-31",
+        )
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+    finally:
+        db.conn.close()

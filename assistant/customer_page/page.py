@@ -247,6 +247,41 @@ def requests(db: sqlite_utils.Database, customer_id: str) -> list[dict[str, Any]
     return sorted(found, key=lambda r: r["status"] != "open")
 
 
+@dataclass(frozen=True, slots=True)
+class FactGroup:
+    """The facts held for one purpose, under what it is for and what she gets."""
+
+    purpose: str
+    title: str
+    benefit: str
+    lawful_basis: str
+    complaints: tuple[FactItem, ...]
+    preferences: tuple[FactItem, ...]
+
+
+def by_purpose(
+    policy: Policy, complaints: list[FactItem], preferences: list[FactItem]
+) -> list[FactGroup]:
+    """Facts grouped by the purpose they are held for, in the policy's order."""
+    order = {name: n for n, name in enumerate(policy.purposes)}
+    names = sorted({f.purpose for f in complaints + preferences}, key=lambda p: order.get(p, 99))
+    groups = []
+    for name in names:
+        mine = [f for f in complaints if f.purpose == name]
+        first = (mine or [f for f in preferences if f.purpose == name])[0]
+        groups.append(
+            FactGroup(
+                purpose=name,
+                title=first.purpose_title,
+                benefit=first.benefit,
+                lawful_basis=first.lawful_basis,
+                complaints=tuple(mine),
+                preferences=tuple(f for f in preferences if f.purpose == name),
+            )
+        )
+    return groups
+
+
 def page(db: sqlite_utils.Database, policy: Policy, customer_id: str) -> dict[str, Any]:
     """Everything the page shows for `customer_id` (NotFound when erased)."""
     view = domain.profile(db, policy, customer_id)
@@ -254,8 +289,7 @@ def page(db: sqlite_utils.Database, policy: Policy, customer_id: str) -> dict[st
     return {
         "customer": view["customer"],
         "consents": consent_choices(domain.consent_state(db, customer_id), policy, domain.utcnow()),
-        "complaints": complaints,
-        "preferences": preferences,
+        "groups": by_purpose(policy, complaints, preferences),
         "requests": requests(db, customer_id),
         "controller": policy.controller.get("name", ""),
     }
@@ -306,9 +340,9 @@ def status_text(status: str) -> str:
     return {
         "granted": _("Yes"),
         "partly": _("On some channels"),
-        "withdrawn": _("No, you said stop"),
-        "denied": _("No, you said no"),
-        "never_asked": _("No, you were never asked"),
+        "withdrawn": _("Stopped"),
+        "denied": _("No"),
+        "never_asked": _("Not asked"),
         "active": _("Yes, unless you object"),
     }.get(status, status)
 
@@ -323,6 +357,15 @@ def basis_text(basis: str) -> str:
         "contract": _("Because we need it to deliver what you asked us for (contract)."),
         "legal_obligation": _("Because the law requires it."),
     }.get(basis, basis)
+
+
+def rule_text(basis: str) -> str:
+    """When a purpose may be pursued (its lawful basis), said before the customer chose."""
+    if basis == "consent":
+        return _("Only if you agree.")
+    if basis == "explicit_consent":
+        return _("Only if you explicitly agree.")
+    return basis_text(basis)
 
 
 def source_text(source: str) -> str:
