@@ -361,6 +361,7 @@ def test_the_page_shows_each_fact_with_where_it_came_from_and_why(
     assert "script-src" not in CSP and "<script" not in html
     assert resp.headers["Cache-Control"] == "no-store"
     assert resp.headers["Referrer-Policy"] == "no-referrer"
+    assert resp.headers["X-Robots-Tag"] == "noindex, nofollow"
 
 
 def test_opening_the_link_moves_the_token_into_a_strict_cookie(

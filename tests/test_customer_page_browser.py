@@ -282,6 +282,7 @@ def test_withdrawing_on_the_page_updates_an_open_sidebar_and_fires_the_webhook(
     driver.switch_to.new_window("window")
     driver.get(server.url("/my/" + link(app, "c-live", until=domain.utcnow() + timedelta(days=7))))
     assert driver.current_url == server.url("/my")  # the token left the address bar
+    assert driver.execute_script("return document.scripts.length") == 0  # plain forms
     card = driver.find_element(By.CSS_SELECTOR, 'article.purpose[data-purpose="personalization"]')
     assert card.get_attribute("data-status") == "granted"
     assert "chess set" in driver.find_element(By.ID, "facts").text

@@ -128,6 +128,7 @@ def _headers(resp: Response) -> Response:
     resp.headers["Referrer-Policy"] = "no-referrer"
     resp.headers["X-Frame-Options"] = "DENY"
     resp.headers["Cache-Control"] = "no-store"
+    resp.headers["X-Robots-Tag"] = "noindex, nofollow"
     resp.headers.setdefault("Content-Language", i18n.language())
     return resp
 
