@@ -429,6 +429,30 @@ def test_every_bad_link_gets_the_same_plain_page(
     assert no_cookie.status_code == 401 and no_cookie.get_data(as_text=True) == page
 
 
+def test_no_token_reaches_the_log(
+    app: Flask,
+    db: sqlite_utils.Database,
+    extractor: Extractor,
+    caplog: pytest.LogCaptureFixture,
+    api_headers: dict[str, str],
+) -> None:
+    add_customer(db, extractor)
+    caplog.set_level("DEBUG")
+    client = app.test_client()
+    made = client.post("/api/v1/customers/c-1/links", headers=api_headers).get_json()
+    token = made["url"].rsplit("/", 1)[1]
+    page = open_page(client, token)
+    client.post("/my/requests", data={"csrf_token": csrf(page), "kind": "erase", "confirm": "yes"})
+    links.revoke(db, "c-1", actor="test")
+    assert client.get("/my").status_code == 401
+    forged = token[:-1] + ("A" if token[-1] != "A" else "B")
+    assert app.test_client().get(f"/my/{forged}").status_code == 401
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "customer page refused" in logged  # the reason is logged...
+    for secret in (token, token.partition(".")[0], token.partition(".")[2], csrf(page)):
+        assert secret not in logged  # ...never the token
+
+
 def test_a_link_revoked_while_the_page_is_open_stops_at_once(
     app: Flask, db: sqlite_utils.Database, extractor: Extractor
 ) -> None:
@@ -599,6 +623,10 @@ def test_asking_for_a_correction_opens_a_request_with_the_text_redacted(
     entry = row(db, "SELECT details FROM audit_log WHERE action = 'dsr.created'")
     assert entry is not None and "PAYMENT_CARD" not in entry["details"]
     assert "details_digest" in json.loads(entry["details"])
+    folder = Path(app.config["TRUSTLINE_DATABASE"]).parent
+    for path in folder.iterdir():  # the database, its -wal and -shm: no copy of the card
+        data = path.read_bytes()
+        assert CARD.encode() not in data and CARD.replace(" ", "").encode() not in data, path
     shown = client.get("/my?done=request")
     assert "You asked us to correct this." in text(shown)
     assert "Correct something you hold about me" in text(shown)
