@@ -771,6 +771,22 @@ def test_the_api_refuses_bad_lifetimes(
     assert resp.status_code == status and resp.get_json()["error"] == code
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"TRUSTLINE_CUSTOMER_LINK_TTL": "a week"},
+        {"TRUSTLINE_CUSTOMER_LINK_MAX_TTL": "1d"},  # shorter than the default life
+    ],
+)
+def test_unusable_lifetime_settings_stop_start_up(
+    make_app: Callable[..., Flask], settings: dict[str, str]
+) -> None:
+    from assistant.customer_page import CustomerPageConfigError
+
+    with pytest.raises(CustomerPageConfigError, match="TL301"):
+        make_app(**settings)
+
+
 def test_the_api_needs_the_consent_scope(
     app: Flask, db: sqlite_utils.Database, extractor: Extractor, api_headers: dict[str, str]
 ) -> None:

@@ -13,9 +13,22 @@ from flask import Blueprint, Flask
 bp = Blueprint("customer_page", __name__)
 
 
+class CustomerPageConfigError(Exception):
+    """TL301: a link lifetime setting that cannot be used; the message says which."""
+
+    code = "TL301"
+
+
 def init_app(app: Flask) -> None:
     """Register the page's blueprint and its gettext on `app` (after the sidebar, which
-    sets the secret key the links are signed with)."""
+    sets the secret key the links are signed with). Raises CustomerPageConfigError."""
+    try:
+        api.ttl_setting(app.config, None)
+    except ValueError as exc:
+        raise CustomerPageConfigError(
+            "[TL301] TRUSTLINE_CUSTOMER_LINK_TTL and TRUSTLINE_CUSTOMER_LINK_MAX_TTL must be "
+            f"durations such as 7d or 12h, the first no longer than the second: {exc}"
+        ) from exc
     i18n.init_app(app)
     app.register_blueprint(bp)
 
