@@ -650,6 +650,21 @@ def test_a_fact_of_another_customer_cannot_be_named(
     assert rows(db, "SELECT * FROM dsr") == []
 
 
+def test_a_general_correction_says_what_is_wrong(
+    app: Flask, db: sqlite_utils.Database, extractor: Extractor
+) -> None:
+    add_customer(db, extractor, note="")
+    client = app.test_client()
+    form = {"csrf_token": csrf(open_page(client, link_for(app, db))), "kind": "rectify"}
+    assert client.post("/my/requests", data={**form, "details": "  "}).status_code == 400
+    assert rows(db, "SELECT * FROM dsr") == []
+    wrong = {**form, "details": "My name is spelt Ada, not Adah."}
+    assert client.post("/my/requests", data=wrong).status_code == 303
+    (request,) = rows(db, "SELECT * FROM dsr")
+    assert (request["kind"], request["fact_id"]) == ("rectify", None)
+    assert request["details"] == "My name is spelt Ada, not Adah."
+
+
 def test_erasure_is_asked_for_with_a_tick(
     app: Flask, db: sqlite_utils.Database, extractor: Extractor
 ) -> None:

@@ -262,6 +262,8 @@ def open_request() -> Response:
         raise ProfileError(400, "not_confirmed", "tick the box to confirm")
     fact_id = _fact_id(request.form.get("fact_id"))
     details = request.form.get("details", "").strip()[:MAX_DETAILS]
+    if kind == "rectify" and fact_id is None and not details:
+        raise ProfileError(400, "details_required", "say what is wrong")
     db, customer_id = get_db(), _link().customer_id
     already = row(
         db,
