@@ -324,6 +324,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/v1/customers/<customer_id>/links"): api(
         "consent", 201, customer_call("POST", C + "/links", json={"ttl": "1h"})
     ),
+    ("DELETE", "/api/v1/customers/<customer_id>/links"): api(
+        "consent", 200, customer_call("DELETE", C + "/links")
+    ),
     ("GET", "/api/v1/webhooks"): api("admin", 200, fixed("GET", "/api/v1/webhooks")),
     ("POST", "/api/v1/webhooks"): api(
         "admin", 201, fixed("POST", "/api/v1/webhooks", json={"url": "https://crm.example/in"})
@@ -471,8 +474,8 @@ def test_only_the_intended_callers_get_through(world: World, who: str) -> None:
 
 
 def test_matrix_size() -> None:
-    # 41 routes x 9 kinds of caller; a new route or caller changes this on purpose.
-    assert (len(ROUTES), len(PRINCIPALS)) == (41, 9)
+    # 42 routes x 9 kinds of caller; a new route or caller changes this on purpose.
+    assert (len(ROUTES), len(PRINCIPALS)) == (42, 9)
 
 
 def test_a_signed_inbound_webhook_is_accepted(world: World) -> None:

@@ -751,6 +751,20 @@ def test_the_api_returns_a_link_that_opens_the_page(
     assert timedelta(days=6, hours=23) < lifetime <= timedelta(days=7)
 
 
+def test_the_api_revokes_every_link_of_the_customer(
+    app: Flask, db: sqlite_utils.Database, extractor: Extractor, api_headers: dict[str, str]
+) -> None:
+    add_customer(db, extractor, note="")
+    client = app.test_client()
+    made = client.post("/api/v1/customers/c-1/links", headers=api_headers).get_json()
+    assert open_page(client, made["url"].rsplit("/", 1)[1]).status_code == 200
+    resp = client.delete("/api/v1/customers/c-1/links", headers=api_headers)
+    assert resp.status_code == 200 and resp.get_json() == {"revoked": 1}
+    assert client.get("/my").status_code == 401
+    reader = {"Authorization": f"Bearer {create_key(db, 'reader', ['read'])}"}
+    assert client.delete("/api/v1/customers/c-1/links", headers=reader).status_code == 403
+
+
 def test_the_api_uses_the_configured_base_url(
     make_app: Callable[..., Flask], extractor: Extractor, api_headers: dict[str, str]
 ) -> None:

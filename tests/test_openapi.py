@@ -290,6 +290,7 @@ CALLS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("get", f"{C1}/export", None),
     ("get", f"{C1}/events", None),
     ("post", f"{C1}/links", {"ttl": "1h"}),
+    ("delete", f"{C1}/links", None),
     ("get", f"{PREFIX}/webhooks", None),
     ("post", f"{PREFIX}/webhooks", {"url": "https://crm.example/hook", "events": ["*"]}),
     ("get", f"{PREFIX}/webhooks/1", None),
@@ -456,6 +457,8 @@ def test_every_answer_matches_the_document(make_app: Any, api_headers: dict[str,
     assert link["url"].startswith("http://localhost/my/")
     api.call("post", f"{C1}/links", 400, json={"ttl": "forever"}, headers=h)
     api.call("post", f"{PREFIX}/customers/nobody/links", 404, headers=h)
+    assert body(api.call("delete", f"{C1}/links", 200, headers=h)) == {"revoked": 1}
+    api.call("delete", f"{PREFIX}/customers/nobody/links", 404, headers=h)
     changed = api.call("get", f"{C1}/profile", 200, headers={**h, "If-None-Match": etag})
     assert changed.headers["ETag"] != etag
 

@@ -1,5 +1,5 @@
 """POST /api/v1/customers/{id}/links (scope `consent`): a link to the customer's page
-for a CRM to send or embed."""
+for a CRM to send or embed; DELETE ends every link of the customer."""
 
 from __future__ import annotations
 
@@ -57,3 +57,10 @@ def create_link(customer_id: str) -> Response:
     resp.status_code = 201
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+@api_bp.delete("/customers/<customer_id>/links")
+@require("consent")
+def revoke_links(customer_id: str) -> Response:
+    count = links.revoke(get_db(), customer_id, actor=current_principal().name)
+    return jsonify({"revoked": count})
