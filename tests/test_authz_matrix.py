@@ -273,6 +273,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         303,
         fixed("POST", "/my/consents", form={"purpose": "marketing", "status": "withdrawn"}),
     ),
+    ("POST", "/my/leave"): Route(frozenset(), frozenset(), 200, fixed("POST", "/my/leave")),
     ("POST", "/my/requests"): Route(
         frozenset(), frozenset(), 303, fixed("POST", "/my/requests", form={"kind": "rectify"})
     ),
@@ -474,8 +475,8 @@ def test_only_the_intended_callers_get_through(world: World, who: str) -> None:
 
 
 def test_matrix_size() -> None:
-    # 42 routes x 9 kinds of caller; a new route or caller changes this on purpose.
-    assert (len(ROUTES), len(PRINCIPALS)) == (42, 9)
+    # 43 routes x 9 kinds of caller; a new route or caller changes this on purpose.
+    assert (len(ROUTES), len(PRINCIPALS)) == (43, 9)
 
 
 def test_a_signed_inbound_webhook_is_accepted(world: World) -> None:

@@ -682,6 +682,20 @@ def test_erasure_is_asked_for_with_a_tick(
     assert domain.get_customer(db, "c-1")  # a request: the team carries it out
 
 
+def test_leaving_forgets_the_link_on_this_device_only(
+    app: Flask, db: sqlite_utils.Database, extractor: Extractor
+) -> None:
+    add_customer(db, extractor, note="")
+    token = link_for(app, db)
+    client = app.test_client()
+    page = open_page(client, token)
+    left = client.post("/my/leave", data={"csrf_token": csrf(page)})
+    assert left.status_code == 200 and "You have left your page" in text(left)
+    assert f"{COOKIE}=;" in left.headers["Set-Cookie"]
+    assert client.get("/my").status_code == 401
+    assert open_page(client, token).status_code == 200  # the link itself still works
+
+
 def test_the_export_downloads(app: Flask, db: sqlite_utils.Database, extractor: Extractor) -> None:
     add_customer(db, extractor)
     client = app.test_client()

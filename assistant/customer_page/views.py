@@ -299,3 +299,14 @@ def download() -> Response:
     resp = Response(json.dumps(doc, indent=2, ensure_ascii=False), mimetype="application/json")
     resp.headers["Content-Disposition"] = 'attachment; filename="my-data.json"'
     return resp
+
+
+@bp.post("/my/leave")
+def leave() -> Response:
+    """Forget the link on this device (a shared phone, a library computer): the link
+    itself still works from the message it came in."""
+    resp = make_response(
+        render_template("customer/left.html", lang=i18n.language()),
+    )
+    resp.delete_cookie(COOKIE, path=COOKIE_PATH, secure=True, httponly=True, samesite="Lax")
+    return resp
