@@ -21,7 +21,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     app.config["MAX_CONTENT_LENGTH"] = app.config["TRUSTLINE_MAX_REQUEST_BYTES"]
 
-    from . import api, auth, engine, extraction_limits, security, sidebar, webhooks
+    from . import api, auth, customer_page, engine, extraction_limits, security, sidebar, webhooks
     from .api.errors import http_error as api_http_error
     from .api.errors import problem
     from .store import db, failures
@@ -31,6 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     app.register_blueprint(api.bp)
     sidebar.init_app(app)
+    customer_page.init_app(app)  # after the sidebar: links are signed with its key
     webhooks.init_app(app)
     security.init_app(app)
     extraction_limits.init_app(app)

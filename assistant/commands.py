@@ -468,8 +468,10 @@ def policy_report() -> None:
     click.echo(processing_report(load_policy(BY_NAME["TRUSTLINE_POLICY"].read() or None)))
 
 
+from .customer_page.cli import link as customer_link  # noqa: E402
 from .sidebar.cli import sessions  # noqa: E402
 from .webhooks.cli import webhooks  # noqa: E402
 
 main.add_command(webhooks)
 main.add_command(sessions)
+customer.add_command(customer_link)

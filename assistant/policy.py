@@ -16,7 +16,9 @@ File shape::
           "retention_days": 365,            # or null: kept while the customer exists
           "art9": false,                    # optional: an Art. 9(2)(a) explicit-consent purpose
           "wording": {"text": "...", "version": "..."},
-          "recipients": ["..."], "transfers": ["..."]     # optional, for the Art. 30 record
+          "recipients": ["..."], "transfers": ["..."],    # optional, for the Art. 30 record
+          "title": "...", "benefit": "...",   # optional: the customer's page names the purpose
+          "self_service_grant": false         # optional: customers may opt in on their page
         }
       },
       "data_categories": {
@@ -115,6 +117,9 @@ _PURPOSE_KEYS: Final = {
     "recipients": False,
     "transfers": False,
     "notes": False,
+    "title": False,
+    "benefit": False,
+    "self_service_grant": False,
 }
 _WORDING_KEYS: Final = {"text": True, "version": True}
 
@@ -146,6 +151,9 @@ class Purpose:
     the customer exists). `art9` marks an explicit-consent purpose (Art. 9(2)(a)) that
     special categories may be mapped to. `wording` / `wording_version` are what the
     customer is told (the consent script or, for objectable purposes, the notice).
+    `title` and `benefit` are what the customer's own page calls the purpose and what
+    it says the customer gets for it; `self_service_grant` lets customers opt in there
+    (withdrawing is always possible).
     """
 
     name: str
@@ -158,6 +166,9 @@ class Purpose:
     wording_version: str = ""
     recipients: tuple[str, ...] = ()
     transfers: tuple[str, ...] = ()
+    title: str = ""
+    benefit: str = ""
+    self_service_grant: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "recipients", tuple(self.recipients))
@@ -518,6 +529,9 @@ def _parse_purpose(name: str, spec: Any) -> Purpose:
     art9 = obj.get("art9", False)
     if not isinstance(art9, bool):
         raise PolicyError("TL103", f"{where}.art9 must be true or false.", _FIX_SHAPE)
+    self_service_grant = obj.get("self_service_grant", False)
+    if not isinstance(self_service_grant, bool):
+        raise PolicyError("TL103", f"{where}.self_service_grant must be true or false.", _FIX_SHAPE)
     wording, wording_version = "", ""
     if "wording" in obj:
         text = _object(obj["wording"], f"{where}.wording", _WORDING_KEYS)
@@ -534,6 +548,9 @@ def _parse_purpose(name: str, spec: Any) -> Purpose:
         wording_version=wording_version,
         recipients=_texts(obj.get("recipients", []), f"{where}.recipients"),
         transfers=_texts(obj.get("transfers", []), f"{where}.transfers"),
+        title=_text(obj.get("title", ""), f"{where}.title", empty=True),
+        benefit=_text(obj.get("benefit", ""), f"{where}.benefit", empty=True),
+        self_service_grant=self_service_grant,
     )
 
 

@@ -838,22 +838,51 @@ def _consent_statement(
         )
         proposal = row(db, "SELECT * FROM consent_proposals WHERE id = ?", [cur.lastrowid])
         return {"proposal": proposal}
-    cur = db.execute(
-        "INSERT INTO dsr (customer_id, kind, note_id, created_at, due_at) VALUES (?, ?, ?, ?, ?)",
-        [customer_id, action, note_id, iso(at), iso(at + DSR_DUE)],
-    )
-    request = row(db, "SELECT * FROM dsr WHERE id = ?", [cur.lastrowid])
-    assert request is not None
-    publish(db, Event("dsr.created", customer_id, agent, iso(at), {"request": request}))
-    audit.append(
-        db,
-        at=iso(at),
-        actor=agent,
-        action="dsr.created",
-        subject=customer_id,
-        details={"dsr_id": request["id"], "kind": action},
-    )
+    request = open_request(db, customer_id, str(action), actor=agent, note_id=note_id, now=at)
     return {"request": request}
+
+
+DSR_KINDS = ("erase", "access", "rectify")
+
+
+def open_request(
+    db: sqlite_utils.Database,
+    customer_id: str,
+    kind: str,
+    *,
+    actor: str,
+    channel: str = "note",
+    note_id: int | None = None,
+    fact_id: int | None = None,
+    details: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Open a data-subject request (erasure, access or correction) due in a month, with
+    its event and audit entry. `details` must already be redacted; the audit log keeps
+    only its digest."""
+    if kind not in DSR_KINDS:
+        raise ProfileError(400, "invalid_request_kind", f"kind must be one of {DSR_KINDS}")
+    at = now or utcnow()
+    with writing(db):
+        get_customer(db, customer_id)
+        owned = "SELECT id FROM facts WHERE id = ? AND customer_id = ?"
+        if fact_id is not None and row(db, owned, [fact_id, customer_id]) is None:
+            raise NotFound(f"fact {fact_id}")
+        cur = db.execute(
+            "INSERT INTO dsr (customer_id, kind, note_id, created_at, due_at, channel, fact_id, "
+            "details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [customer_id, kind, note_id, iso(at), iso(at + DSR_DUE), channel, fact_id, details],
+        )
+        request = row(db, "SELECT * FROM dsr WHERE id = ?", [cur.lastrowid])
+        assert request is not None
+        publish(db, Event("dsr.created", customer_id, actor, iso(at), {"request": request}))
+        audited: dict[str, Any] = {"dsr_id": request["id"], "kind": kind}
+        if details:
+            audited["details_digest"] = audit.keyed_digest(db, customer_id, details)
+        audit.append(
+            db, at=iso(at), actor=actor, action="dsr.created", subject=customer_id, details=audited
+        )
+    return request
 
 
 # -- reading ----------------------------------------------------------------------------

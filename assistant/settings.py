@@ -141,10 +141,11 @@ CORE: tuple[Setting, ...] = (
 
 
 def _all() -> tuple[Setting, ...]:
+    from .customer_page.settings import SETTINGS as CUSTOMER_PAGE
     from .sidebar.settings import SETTINGS as SIDEBAR
     from .webhooks.settings import SETTINGS as WEBHOOKS
 
-    return (*CORE, *SIDEBAR, *WEBHOOKS)
+    return (*CORE, *SIDEBAR, *WEBHOOKS, *CUSTOMER_PAGE)
 
 
 SETTINGS = _all()

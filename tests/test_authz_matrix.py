@@ -204,6 +204,11 @@ def replay_call(world: World) -> Call:
     return Call("POST", f"/api/v1/webhooks/deliveries/{world.dead_delivery()}/replay")
 
 
+def forged_link_call(world: World) -> Call:
+    world.customer()
+    return Call("GET", "/my/" + "A" * 24 + "." + "B" * 24)
+
+
 def inbound_call(world: World) -> Call:
     data = {"external_id": world.customer()["external_id"], "text": "Prefers sms.", "author": "x"}
     return Call("POST", "/webhooks/in/crm", json={"type": "note.created", "data": data})
@@ -257,6 +262,21 @@ ROUTES: dict[tuple[str, str], Route] = {
     # Inbound webhooks: only a request signed with the source's secret, which none of
     # these callers holds (test_a_signed_inbound_webhook_is_accepted is the other half).
     ("POST", "/webhooks/in/<source>"): Route(frozenset(), frozenset(), 202, inbound_call),
+    # The customer's own page: only her link, which none of these callers holds; the
+    # link they are sent is forged (tests/test_customer_page.py is the other half).
+    ("GET", "/my/<token>"): Route(frozenset(), frozenset(), 303, forged_link_call),
+    ("GET", "/my"): Route(frozenset(), frozenset(), 200, fixed("GET", "/my")),
+    ("GET", "/my/export"): Route(frozenset(), frozenset(), 200, fixed("GET", "/my/export")),
+    ("POST", "/my/consents"): Route(
+        frozenset(),
+        frozenset(),
+        303,
+        fixed("POST", "/my/consents", form={"purpose": "marketing", "status": "withdrawn"}),
+    ),
+    ("POST", "/my/leave"): Route(frozenset(), frozenset(), 200, fixed("POST", "/my/leave")),
+    ("POST", "/my/requests"): Route(
+        frozenset(), frozenset(), 303, fixed("POST", "/my/requests", form={"kind": "rectify"})
+    ),
     # The API: the scope the README gives each route.
     ("POST", "/api/v1/extract"): api(
         "read", 200, fixed("POST", "/api/v1/extract", json={"text": "Prefers sms."})
@@ -301,6 +321,12 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("GET", "/api/v1/customers/<customer_id>/events"): api(
         "read", 200, customer_call("GET", C + "/events")
+    ),
+    ("POST", "/api/v1/customers/<customer_id>/links"): api(
+        "consent", 201, customer_call("POST", C + "/links", json={"ttl": "1h"})
+    ),
+    ("DELETE", "/api/v1/customers/<customer_id>/links"): api(
+        "consent", 200, customer_call("DELETE", C + "/links")
     ),
     ("GET", "/api/v1/webhooks"): api("admin", 200, fixed("GET", "/api/v1/webhooks")),
     ("POST", "/api/v1/webhooks"): api(
@@ -449,8 +475,8 @@ def test_only_the_intended_callers_get_through(world: World, who: str) -> None:
 
 
 def test_matrix_size() -> None:
-    # 35 routes x 9 kinds of caller; a new route or caller changes this on purpose.
-    assert (len(ROUTES), len(PRINCIPALS)) == (35, 9)
+    # 43 routes x 9 kinds of caller; a new route or caller changes this on purpose.
+    assert (len(ROUTES), len(PRINCIPALS)) == (43, 9)
 
 
 def test_a_signed_inbound_webhook_is_accepted(world: World) -> None:

@@ -327,6 +327,8 @@ CALLS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("patch", f"{C1}/facts/1", {"status": "resolved"}),
     ("get", f"{C1}/export", None),
     ("get", f"{C1}/events", None),
+    ("post", f"{C1}/links", {"ttl": "1h"}),
+    ("delete", f"{C1}/links", None),
     ("get", f"{PREFIX}/webhooks", None),
     ("post", f"{PREFIX}/webhooks", {"url": "https://crm.example/hook", "events": ["*"]}),
     ("get", f"{PREFIX}/webhooks/1", None),
@@ -521,6 +523,12 @@ def test_every_answer_matches_the_document(make_app: Any, api_headers: dict[str,
     api.call("get", f"{PREFIX}/customers/nobody/profile", 404, headers=h)
 
     consents(api, h, note["consent_proposals"][0]["id"])
+    link = body(api.call("post", f"{C1}/links", 201, json={"ttl": "2h"}, headers=h))
+    assert link["url"].startswith("http://localhost/my/")
+    api.call("post", f"{C1}/links", 400, json={"ttl": "forever"}, headers=h)
+    api.call("post", f"{PREFIX}/customers/nobody/links", 404, headers=h)
+    assert body(api.call("delete", f"{C1}/links", 200, headers=h)) == {"revoked": 1}
+    api.call("delete", f"{PREFIX}/customers/nobody/links", 404, headers=h)
     changed = api.call("get", f"{C1}/profile", 200, headers={**h, "If-None-Match": etag})
     assert changed.headers["ETag"] != etag
 

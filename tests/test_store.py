@@ -50,6 +50,8 @@ def test_migrations_are_named_and_applied_once(db: sqlite_utils.Database) -> Non
         "m004_subject_keys",
         "m005_demo_identity_source",
         "m006_sidebar_sessions",
+        "m007_customer_links",
+        "m008_dsr_rectify",
     ]
 
 

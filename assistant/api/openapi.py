@@ -13,7 +13,10 @@ from . import bp
 
 DOCUMENT_PATH: Final = Path(__file__).with_name("openapi.json")
 # Each package that adds routes under /api/v1 describes them in its own fragment.
-FRAGMENTS: Final = (Path(__file__).parents[1] / "webhooks" / "openapi-fragment.json",)
+FRAGMENTS: Final = (
+    Path(__file__).parents[1] / "webhooks" / "openapi-fragment.json",
+    Path(__file__).parents[1] / "customer_page" / "openapi-fragment.json",
+)
 
 
 @cache

@@ -418,3 +418,55 @@ def m006_sidebar_sessions(db: sqlite_utils.Database) -> None:
         CREATE INDEX sidebar_sessions_agent ON sidebar_sessions(issuer, agent_id);
         """
     )
+
+
+@migrations()
+def m007_customer_links(db: sqlite_utils.Database) -> None:
+    """Links to the customer's own page (docs/customer-page.md). Only a digest of each
+    link's token is kept, so a copy of the database opens no page; a link ends when it
+    expires, when it is revoked, or with its customer (erasure)."""
+    db.executescript(
+        """
+        CREATE TABLE customer_links (
+            id INTEGER PRIMARY KEY,
+            customer_id TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+            token_hash TEXT NOT NULL UNIQUE,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            revoked_at TEXT
+        );
+        CREATE INDEX customer_links_customer ON customer_links(customer_id);
+        """
+    )
+
+
+@migrations()
+def m008_dsr_rectify(db: sqlite_utils.Database) -> None:
+    """Data-subject requests may be corrections too (Art. 16), and say where they came
+    from and, for a correction, which fact and what the customer says is wrong (redacted
+    like every free text). SQLite cannot change a CHECK in place: the table is rebuilt."""
+    db.executescript(
+        """
+        CREATE TABLE dsr_new (
+            id INTEGER PRIMARY KEY,
+            customer_id TEXT NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('erase', 'access', 'rectify')),
+            note_id INTEGER REFERENCES notes(id) ON DELETE SET NULL,
+            status TEXT NOT NULL DEFAULT 'open',
+            created_at TEXT NOT NULL,
+            due_at TEXT NOT NULL,
+            completed_at TEXT,
+            channel TEXT NOT NULL DEFAULT 'note',
+            fact_id INTEGER REFERENCES facts(id) ON DELETE SET NULL,
+            details TEXT
+        );
+        INSERT INTO dsr_new (id, customer_id, kind, note_id, status, created_at, due_at,
+                             completed_at)
+            SELECT id, customer_id, kind, note_id, status, created_at, due_at, completed_at
+              FROM dsr;
+        DROP TABLE dsr;
+        ALTER TABLE dsr_new RENAME TO dsr;
+        CREATE INDEX dsr_customer ON dsr(customer_id, status);
+        """
+    )

@@ -1,0 +1,453 @@
+"""What the customer's page shows, read from the domain: her consents as one state, her
+preferences and complaints with where each came from, what it is used for and what she
+gets for it, and her requests. No Flask: the view renders what this returns.
+
+Only redacted text ever reaches the page: notes are stored redacted, and a fact's
+evidence offsets point into the redacted note.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlite_utils
+
+from .. import profile as domain
+from ..consent import CHANNELS, ConsentRecord, ConsentState, may_use_channel
+from ..policy import Policy, Purpose
+from ..store.db import rows
+from .i18n import gettext as _
+
+# Channels a per-channel purpose always lists (the marketing wording names these); others
+# appear once the customer has a record for them.
+USUAL_CHANNELS = ("email", "sms", "phone", "post")
+PAGE_VERSION = "customer-page-1"  # recorded with every choice made on the page
+_SENTENCE_END = re.compile(r"[.!?\n]")
+MAX_SENTENCE = 400
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelChoice:
+    channel: str
+    status: str  # granted, withdrawn, denied, never_asked
+    since: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PurposeChoice:
+    """One purpose as the customer sees it: its effective state and what she may do."""
+
+    purpose: str
+    title: str
+    wording: str
+    wording_version: str
+    benefit: str
+    lawful_basis: str
+    objectable: bool  # processed unless she objects (no consent asked)
+    status: str  # granted, partly, withdrawn, denied, never_asked, active (objectable)
+    since: str | None
+    per_channel: bool
+    channels: tuple[ChannelChoice, ...]
+    can_grant: bool
+
+
+def consent_choices(state: ConsentState, policy: Policy, now: datetime) -> list[PurposeChoice]:
+    """The customer's consents per purpose and channel, as one coherent state.
+
+    The one place the page reads consent: switch it to the domain's consent-state model
+    when that lands. Channels come from the consent engine's own `may_use_channel`, so a
+    purpose-wide record and channel records can never tell two stories.
+    """
+    out = []
+    for name, purpose in policy.purposes.items():
+        if purpose.enforcement == "never_store":
+            continue
+        per_channel = purpose.enforcement == "consent_required_per_channel"
+        channels: tuple[ChannelChoice, ...] = ()
+        whole = _purpose_record(state, purpose, now)
+        if per_channel:
+            channels = tuple(_channel(state, policy, name, c, now) for c in _listed(state, name))
+            status = _summary(channels, whole)
+            since = max((c.since for c in channels if c.since), default=None)
+        elif whole is None:
+            status, since = ("never_asked" if purpose.needs_consent else "active"), None
+        else:
+            status, since = whole.status, domain.iso(whole.recorded_at)
+        out.append(
+            PurposeChoice(
+                purpose=name,
+                title=purpose.title or name.replace("_", " ").capitalize(),
+                wording=purpose.wording,
+                wording_version=purpose.wording_version,
+                benefit=purpose.benefit,
+                lawful_basis=purpose.lawful_basis,
+                objectable=not purpose.needs_consent,
+                status=status,
+                since=since,
+                per_channel=per_channel,
+                channels=channels,
+                can_grant=purpose.needs_consent and purpose.self_service_grant,
+            )
+        )
+    return out
+
+
+def _purpose_record(state: ConsentState, purpose: Purpose, now: datetime) -> ConsentRecord | None:
+    record = state.current(purpose.name, None, now)
+    if record is not None and record.purpose == "all" and not purpose.needs_consent:
+        # As the engine decides: withdrawing "all" consents is no objection to an
+        # objectable purpose; only an objection naming it is.
+        named = ConsentState(tuple(r for r in state.records if r.purpose == purpose.name))
+        record = named.current(purpose.name, None, now)
+    return record
+
+
+def _listed(state: ConsentState, purpose: str) -> list[str]:
+    recorded = {r.channel for r in state.records if r.purpose == purpose and r.channel}
+    return [c for c in CHANNELS if c in USUAL_CHANNELS or c in recorded]
+
+
+_REFUSED = {
+    "consent_withdrawn": "withdrawn",
+    "consent_denied": "denied",
+    "objected": "withdrawn",
+    "no_consent": "never_asked",
+}
+
+
+def _channel(
+    state: ConsentState, policy: Policy, purpose: str, channel: str, now: datetime
+) -> ChannelChoice:
+    decision = may_use_channel(purpose, channel, state, policy, now)
+    status = "granted" if decision.allowed else _REFUSED.get(decision.reason, "never_asked")
+    record = next((r for r in state.records if r.id == decision.consent_record_id), None)
+    if record is None:
+        record = state.current(purpose, channel, now)
+    since = domain.iso(record.recorded_at) if record is not None else None
+    return ChannelChoice(channel, status, since)
+
+
+def _summary(channels: tuple[ChannelChoice, ...], whole: ConsentRecord | None) -> str:
+    granted = sum(1 for c in channels if c.status == "granted")
+    if channels and granted == len(channels):
+        return "granted"
+    if granted:
+        return "partly"
+    refused = [c for c in channels if c.status in ("withdrawn", "denied")]
+    if whole is not None and whole.status != "granted":
+        return whole.status
+    return max(refused, key=lambda c: c.since or "").status if refused else "never_asked"
+
+
+# -- facts -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """The masked sentence a fact was read from, split around the words it rests on."""
+
+    before: str
+    marked: str
+    after: str
+
+
+@dataclass(frozen=True, slots=True)
+class FactItem:
+    id: int
+    kind: str  # preference, complaint
+    fact: dict[str, Any]  # the contract's keys (field, value, polarity / category...)
+    noted_at: str
+    source: str  # the note's source: agent, sidebar, api, crm, chatwoot...
+    evidence: Evidence
+    purpose: str
+    purpose_title: str
+    lawful_basis: str
+    benefit: str
+    kept_until: str | None
+    correction_asked: bool
+
+
+def facts(
+    db: sqlite_utils.Database, policy: Policy, view: dict[str, Any], customer_id: str
+) -> tuple[list[FactItem], list[FactItem]]:
+    """(complaints, open first; preferences) of the profile `view`, with provenance."""
+    notes = {
+        n["id"]: n
+        for n in rows(
+            db,
+            "SELECT id, source, redacted_text FROM notes WHERE customer_id = ?",
+            [customer_id],
+        )
+    }
+    asked = {
+        r["fact_id"]
+        for r in rows(
+            db,
+            "SELECT fact_id FROM dsr WHERE customer_id = ? AND status = 'open' "
+            "AND kind = 'rectify' AND fact_id IS NOT NULL",
+            [customer_id],
+        )
+    }
+
+    def item(f: dict[str, Any]) -> FactItem:
+        prov = f["provenance"]
+        note = notes.get(prov["note_id"]) or {}
+        ev = prov["evidence"]
+        purpose = policy.purposes.get(prov["purpose"])
+        kept = None
+        if purpose is not None and purpose.retention_days is not None:
+            created = domain.parse_time(prov["at"])
+            assert created is not None
+            kept = domain.iso(created + timedelta(days=purpose.retention_days))
+        return FactItem(
+            id=int(f["id"]),
+            kind=str(f["kind"]),
+            fact=f,
+            noted_at=str(prov["at"]),
+            source=str(note.get("source") or ""),
+            evidence=sentence(note.get("redacted_text") or "", ev["start"], ev["end"], ev["text"]),
+            purpose=str(prov["purpose"]),
+            purpose_title=(purpose.title if purpose and purpose.title else str(prov["purpose"])),
+            lawful_basis=str(prov["lawful_basis"]),
+            benefit=purpose.benefit if purpose else "",
+            kept_until=kept,
+            correction_asked=int(f["id"]) in asked,
+        )
+
+    return [item(f) for f in view["complaints"]], [item(f) for f in view["preferences"]]
+
+
+def sentence(text: str, start: int | None, end: int | None, fallback: str | None) -> Evidence:
+    """The sentence of the redacted note `text` around [start, end), the span marked."""
+    if start is None or end is None or not (0 <= start <= end <= len(text)):
+        return Evidence("", fallback or "", "")
+    begin = 0
+    for found in _SENTENCE_END.finditer(text, 0, start):
+        begin = found.end()
+    # From the span's last character: a span ending with its full stop ends the sentence.
+    stop = _SENTENCE_END.search(text, end - 1 if end > start else end)
+    finish = stop.end() if stop else len(text)
+    before, after = text[begin:start].lstrip(), text[end:finish].rstrip()
+    if len(before) > MAX_SENTENCE:
+        before = "…" + before[-MAX_SENTENCE:]
+    if len(after) > MAX_SENTENCE:
+        after = after[:MAX_SENTENCE] + "…"
+    return Evidence(before, text[start:end], after)
+
+
+# -- requests ------------------------------------------------------------------------------
+
+
+def requests(db: sqlite_utils.Database, customer_id: str) -> list[dict[str, Any]]:
+    """Her data-subject requests, open ones first, newest first."""
+    found = rows(db, "SELECT * FROM dsr WHERE customer_id = ? ORDER BY id DESC", [customer_id])
+    return sorted(found, key=lambda r: r["status"] != "open")
+
+
+@dataclass(frozen=True, slots=True)
+class FactGroup:
+    """The facts held for one purpose, under what it is for and what she gets."""
+
+    purpose: str
+    title: str
+    benefit: str
+    lawful_basis: str
+    complaints: tuple[FactItem, ...]
+    preferences: tuple[FactItem, ...]
+
+
+def by_purpose(
+    policy: Policy, complaints: list[FactItem], preferences: list[FactItem]
+) -> list[FactGroup]:
+    """Facts grouped by the purpose they are held for, in the policy's order."""
+    order = {name: n for n, name in enumerate(policy.purposes)}
+    names = sorted({f.purpose for f in complaints + preferences}, key=lambda p: order.get(p, 99))
+    groups = []
+    for name in names:
+        mine = [f for f in complaints if f.purpose == name]
+        first = (mine or [f for f in preferences if f.purpose == name])[0]
+        groups.append(
+            FactGroup(
+                purpose=name,
+                title=first.purpose_title,
+                benefit=first.benefit,
+                lawful_basis=first.lawful_basis,
+                complaints=tuple(mine),
+                preferences=tuple(f for f in preferences if f.purpose == name),
+            )
+        )
+    return groups
+
+
+def page(db: sqlite_utils.Database, policy: Policy, customer_id: str) -> dict[str, Any]:
+    """Everything the page shows for `customer_id` (NotFound when erased)."""
+    view = domain.profile(db, policy, customer_id)
+    complaints, preferences = facts(db, policy, view, customer_id)
+    return {
+        "customer": view["customer"],
+        "consents": consent_choices(domain.consent_state(db, customer_id), policy, domain.utcnow()),
+        "groups": by_purpose(policy, complaints, preferences),
+        "requests": requests(db, customer_id),
+        "controller": policy.controller.get("name", ""),
+    }
+
+
+# -- the words on the page ---------------------------------------------------------------
+
+
+def button_label(objectable: bool, per_channel: bool, status: str, channel: str | None) -> str:
+    """The words of a button that changes a consent."""
+    if status == "granted":
+        if channel:
+            return _("Allow by %(channel)s", channel=channel_name(channel))
+        return _("Yes, I agree")
+    if channel:
+        return _("Stop by %(channel)s", channel=channel_name(channel))
+    if per_channel:
+        return _("Stop on every channel")
+    return _("I object: stop this") if objectable else _("No, stop this")
+
+
+def shown(purpose: Purpose, status: str, channel: str | None) -> str:
+    """What the customer read where she pressed the button: recorded as the evidence
+    of her choice (with the purpose's wording and its version)."""
+    label = button_label(
+        not purpose.needs_consent,
+        purpose.enforcement == "consent_required_per_channel",
+        status,
+        channel,
+    )
+    return f"{purpose.title or purpose.name}: {label}"
+
+
+def channel_name(channel: str | None) -> str:
+    names = {
+        "email": _("e-mail"),
+        "phone": _("phone"),
+        "sms": _("text message"),
+        "post": _("post"),
+        "chat": _("chat"),
+        "whatsapp": _("WhatsApp"),
+        "app": _("our app"),
+    }
+    return names.get(channel or "", channel or "")
+
+
+def status_text(status: str) -> str:
+    return {
+        "granted": _("Yes"),
+        "partly": _("On some channels"),
+        "withdrawn": _("Stopped"),
+        "denied": _("No"),
+        "never_asked": _("Not asked"),
+        "active": _("Yes, unless you object"),
+    }.get(status, status)
+
+
+def basis_text(basis: str) -> str:
+    return {
+        "consent": _("Because you agreed to it."),
+        "explicit_consent": _("Because you explicitly agreed to it."),
+        "legitimate_interest": _(
+            "Because we need it to serve you well (our legitimate interest). You can object."
+        ),
+        "contract": _("Because we need it to deliver what you asked us for (contract)."),
+        "legal_obligation": _("Because the law requires it."),
+    }.get(basis, basis)
+
+
+def rule_text(basis: str) -> str:
+    """When a purpose may be pursued (its lawful basis), said before the customer chose."""
+    if basis == "consent":
+        return _("Only if you agree.")
+    if basis == "explicit_consent":
+        return _("Only if you explicitly agree.")
+    return basis_text(basis)
+
+
+def source_text(source: str) -> str:
+    if source in ("agent", "sidebar", "cli", "demo"):
+        return _("Noted by our team while talking with you")
+    if source == "api":
+        return _("Recorded in our customer system")
+    return _("From a message in our customer system (%(source)s)", source=source)
+
+
+def fact_text(fact: dict[str, Any]) -> str:
+    """A fact in plain words ("You prefer to be contacted by e-mail")."""
+    if fact["kind"] == "complaint":
+        subject = fact.get("subject")
+        category = complaint_category(str(fact.get("category", "")))
+        if subject:
+            return _(
+                "A complaint about %(category)s: %(subject)s", category=category, subject=subject
+            )
+        return _("A complaint about %(category)s", category=category)
+    field, value = str(fact.get("field")), str(fact.get("value"))
+    positive = fact.get("polarity") != "negative"
+    if field == "contact_channel":
+        shown = channel_name(value)
+        if positive:
+            return _("You prefer to be contacted by %(channel)s", channel=shown)
+        return _("You prefer not to be contacted by %(channel)s", channel=shown)
+    labels = {
+        "contact_time": _("When you like to be contacted"),
+        "language": _("Your language"),
+        "interest": _("Something you are interested in"),
+        "delivery": _("How you like your deliveries"),
+        "payment": _("How you like to pay"),
+        "size": _("Your size"),
+    }
+    label = labels.get(field, field.replace("_", " "))
+    if positive:
+        return _("%(label)s: %(value)s", label=label, value=value.replace("_", " "))
+    return _("%(label)s: not %(value)s", label=label, value=value.replace("_", " "))
+
+
+def complaint_category(category: str) -> str:
+    return {
+        "billing": _("billing"),
+        "delivery": _("a delivery"),
+        "product_quality": _("a product's quality"),
+        "service": _("our service"),
+        "returns_refunds": _("a return or refund"),
+        "website_app": _("our website or app"),
+        "privacy": _("privacy"),
+        "pricing": _("prices"),
+        "other": _("something else"),
+    }.get(category, category.replace("_", " "))
+
+
+def request_text(kind: str) -> str:
+    return {
+        "erase": _("Erase everything you hold about me"),
+        "access": _("A copy of everything you hold about me"),
+        "rectify": _("Correct something you hold about me"),
+    }.get(kind, kind)
+
+
+def day(value: str | None) -> str:
+    """An ISO time as the date it fell on, in words ("15 January 2026")."""
+    when = domain.parse_time(value) if value else None
+    if when is None:
+        return ""
+    months = (
+        _("January"),
+        _("February"),
+        _("March"),
+        _("April"),
+        _("May"),
+        _("June"),
+        _("July"),
+        _("August"),
+        _("September"),
+        _("October"),
+        _("November"),
+        _("December"),
+    )
+    return _(
+        "%(day)s %(month)s %(year)s", day=when.day, month=months[when.month - 1], year=when.year
+    )
