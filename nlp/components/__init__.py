@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from . import complaints, consent, normalizer, preferences, sensitive
+from . import complaints, consent, interests, normalizer, preferences, sensitive
 
-__all__ = ["complaints", "consent", "normalizer", "preferences", "sensitive"]
+__all__ = ["complaints", "consent", "interests", "normalizer", "preferences", "sensitive"]

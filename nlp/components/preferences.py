@@ -57,6 +57,7 @@ def _phrases(data: dict[str, Any]) -> dict[str, Any]:
 
 class Preferences(DataComponent):
     data_name = "preferences"
+    learned_interests = True  # read the trained recogniser's marks (doc.ents) when present
 
     def setup(self) -> None:
         self._setup_lexicons()
@@ -352,9 +353,52 @@ class Preferences(DataComponent):
     def __call__(self, doc: Doc) -> Doc:
         self._require()
         keys = doc_keys(doc)
-        for seg in segments(doc):
+        segs = segments(doc)
+        for seg in segs:
             self._segment(doc, keys, seg)
+        if self.learned_interests:
+            self._learned(doc, keys, segs)
         return doc
+
+    def _learned(self, doc: Doc, keys: list[str], segs: list[Span]) -> None:
+        """Interests the trained recogniser found where no trigger phrase reached.
+
+        The recogniser (`trustline train`, components/interests.py) marks the
+        things a customer asks about, wants or likes ("do u hav the puffer in xs?",
+        "I want buy the abaya"); it learned from the corpus's gold interest values. A
+        mark counts once per head word, not inside what the company says or did, not
+        on another field's words (a channel, a payment method), and not under a
+        negation (refusals stay with the rules, which read their polarity).
+        """
+        marks = list(doc.spans.get(LEARNED_KEY, ()))
+        if not marks:
+            return
+        facts = doc._.trustline_facts
+        heads = {
+            _head(str(f.attrs.get("value", "")))
+            for f in facts
+            if f.kind == "preference" and f.attrs.get("field") == "interest"
+        }
+        for mark in marks:
+            seg = next((s for s in segs if s.start <= mark.start < s.end), None)
+            if seg is None:
+                continue
+            parts = clauses(seg, keys, self.clause_break_words)
+            clause = next((c for c in parts if c.start <= mark.start < c.end), seg)
+            if self._is_agent_clause(doc, keys, clause) or doc[mark.end - 1].is_stop:
+                continue
+            if any(True for _ in self.negators.find(keys, clause.start, mark.start)):
+                continue
+            taken = {i for m in self.mentions(doc, keys, clause) for i in range(m.start, m.end)}
+            value = self._clean(doc, keys, doc[mark.start : mark.end], taken)
+            if value is None or _head(value) in heads:
+                continue
+            heads.add(_head(value))
+            ev = evidence_for(doc, clause.start_char, clause.end_char)
+            fact = make_fact(
+                "preference", ev, 0.6, field="interest", value=value, polarity="positive"
+            )
+            add_fact(doc, fact)
 
     def _is_agent_clause(self, doc: Doc, keys: list[str], clause: Span) -> bool:
         """What the company did or offers ("we only do card"), unless the customer
@@ -660,6 +704,23 @@ class Preferences(DataComponent):
         return value.replace(" - ", "-").replace(" -", "-").replace("- ", "-")
 
 
+# Where the trained interest recogniser (components/interests.py) leaves its marks.
+LEARNED_KEY = "trustline_interests"
+
+
+def _head(value: str) -> str:
+    """The last word of a value, singular: how interests are told apart."""
+    words = value.lower().split()
+    if not words:
+        return ""
+    last = words[-1]
+    if len(last) > 3 and last.endswith("ies"):
+        return last[:-3] + "y"
+    if len(last) > 3 and last.endswith("s") and not last.endswith("ss"):
+        return last[:-1]
+    return last
+
+
 def _hyphenated(doc: Doc, i: int) -> bool:
     """True when token i is a hyphen glued to the word before it ("weekend-break"),
     not a spaced dash between fragments ("before 10 - works nights")."""
@@ -694,6 +755,8 @@ def _chunks(doc: Doc) -> list[Span]:
     return cached
 
 
-@Language.factory("trustline_preferences")
-def make_preferences(nlp: Language, name: str) -> Preferences:
-    return Preferences(nlp, name)
+@Language.factory("trustline_preferences", default_config={"learned_interests": True})
+def make_preferences(nlp: Language, name: str, learned_interests: bool) -> Preferences:
+    prefs = Preferences(nlp, name)
+    prefs.learned_interests = learned_interests
+    return prefs
