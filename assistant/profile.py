@@ -994,6 +994,9 @@ def _consent_statement(
             [customer_id, note_id, fact["purpose"], fact.get("channel"), evidence["text"], iso(at)],
         )
         proposal = row(db, "SELECT * FROM consent_proposals WHERE id = ?", [cur.lastrowid])
+        assert proposal is not None
+        # An event, so that open sidebars (and CRMs) see the consent waiting to be confirmed.
+        publish(db, Event("consent.proposed", customer_id, agent, iso(at), {"proposal": proposal}))
         return {"proposal": proposal}
     cur = db.execute(
         "INSERT INTO dsr (customer_id, kind, note_id, created_at, due_at) VALUES (?, ?, ?, ?, ?)",
