@@ -253,6 +253,7 @@ POSTS = [
     ("/sidebar/customers/c-1/consents", {"purpose": "marketing", "status": "granted"}),
     ("/sidebar/customers/c-1/proposals/1/confirm", {}),
     ("/sidebar/customers/c-1/facts/1/remove", {"reason": "wrong"}),
+    ("/sidebar/customers/c-1/facts/1/correct", {"value": "phone"}),
     ("/sidebar/customers/c-1/facts/3/status", {"status": "resolved"}),
     ("/sidebar/customers", {"external_id": "99", "name": "New"}),
 ]
