@@ -269,7 +269,27 @@ def record_consent(
         )
         if status != "granted":
             _apply_withdrawal(db, policy, customer_id, actor=actor, at=at)
+        else:
+            _close_granted_proposals(db, policy, customer_id, consent_id, at)
     return record
+
+
+def _close_granted_proposals(
+    db: sqlite_utils.Database, policy: Policy, customer_id: str, consent_id: int, at: datetime
+) -> None:
+    """Proposals the new grant answers are not asked again ("consent to confirm" beside
+    "granted" would be two truths): they are closed as `granted`, naming the record."""
+    state = consent_state(db, customer_id)
+    for proposal in rows(
+        db,
+        "SELECT * FROM consent_proposals WHERE customer_id = ? AND status = 'pending'",
+        [customer_id],
+    ):
+        if already_granted(state, policy, proposal, at):
+            db.execute(
+                "UPDATE consent_proposals SET status = 'granted', consent_id = ? WHERE id = ?",
+                [consent_id, proposal["id"]],
+            )
 
 
 def _apply_withdrawal(

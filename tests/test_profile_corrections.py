@@ -151,3 +151,16 @@ def test_labels_use_the_customers_words_without_markup(
 )
 def test_a_note_not_in_english_is_recognised(text: str, language: str | None) -> None:
     assert unsupported_language(text) == language
+
+
+def test_a_grant_closes_the_proposals_it_answers(db: Any, extractor: Extractor) -> None:
+    (proposal,) = note(db, extractor, "Happy for us to text her about offers.")["consent_proposals"]
+    record = domain.record_consent(
+        db, POLICY, "c-1", purpose="marketing", channel="sms", status="granted",
+        actor="agent-7", source="agent", method="verbal", evidence={"agent": "agent-7"},
+    )  # fmt: skip
+    assert domain.profile(db, POLICY, "c-1")["consent_proposals"] == []
+    closed = row(
+        db, "SELECT status, consent_id FROM consent_proposals WHERE id = ?", [proposal["id"]]
+    )
+    assert closed == {"status": "granted", "consent_id": record["id"]}
