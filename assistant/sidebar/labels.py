@@ -225,6 +225,11 @@ def _chip(chip: Any) -> str:
     return fact_label(str(chip.kind), chip.attrs, str(chip.evidence))
 
 
+def capfirst(text: str) -> str:
+    """The first letter upper case, the rest as it is ("WhatsApp", not "Whatsapp")."""
+    return text[:1].upper() + text[1:]
+
+
 def _source(source: str) -> str:
     return SOURCES.get(source, words(source))
 
@@ -259,6 +264,7 @@ def init_app(app: Flask) -> None:
         human_date=date,
         human_datetime=datetime_label,
         fact_value=fact_value,
+        capfirst=capfirst,
         source_label=_source,
         field_label=_field,
         category_label=_category,
