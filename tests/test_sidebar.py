@@ -763,7 +763,9 @@ def test_removing_a_fact_needs_a_reason_kept_in_the_audit_log(
     refused = client.post(path, data={"reason": " "}, headers=hx(csrf))
     assert refused.status_code == 400 and "say why" in html(refused).lower()
     resp = client.post(path, data={"reason": "she said 7, not 6"}, headers=hx(csrf))
-    assert resp.status_code == 200 and "Size: 6 (boots)" not in html(resp)
+    assert resp.status_code == 200 and "Removed: Size: 6 (boots)." in html(resp)
+    facts = html(resp)[html(resp).index('id="preferences-title"') :]
+    assert "Size: 6 (boots)" not in facts
     entry = rows(db, "SELECT * FROM audit_log WHERE action = 'fact.removed'")[0]
     # The reason stays with the fact (erasable); the append-only log keeps a keyed digest.
     assert rows(db, "SELECT removed_reason FROM facts WHERE id = ?", [fact]) == [
@@ -786,6 +788,7 @@ def test_a_complaint_is_marked_resolved(client: FlaskClient, db: Any, customer: 
     assert "1 open" in panel  # billing is still open
     delivery = panel[panel.index(f'data-fact-id="{fact}"') :]
     assert "resolved" in delivery[: delivery.index("</li>")]
+    panel = panel[panel.index('id="complaints-title"') :]  # after "Resolved: ..."
     assert panel.index("Complaint: billing") < panel.index("Complaint: delivery")  # open first
 
 

@@ -420,8 +420,8 @@ def remove_fact(customer_id: str, fact_id: int) -> Response:
     agent = require_agent()
     _customer(agent, customer_id)
     reason = redact(get_extractor(), request.form.get("reason", "").strip()[:MAX_REASON])
-    domain.remove_fact(get_db(), customer_id, fact_id, actor=agent.id, reason=reason)
-    return _profile_response(agent, customer_id)
+    fact = domain.remove_fact(get_db(), customer_id, fact_id, actor=agent.id, reason=reason)
+    return _profile_response(agent, customer_id, f"Removed: {fact_label(fact['kind'], fact)}.")
 
 
 @bp.post("/sidebar/customers/<customer_id>/facts/<int:fact_id>/correct")
@@ -448,8 +448,9 @@ def complaint_status(customer_id: str, fact_id: int) -> Response:
     agent = require_agent()
     _customer(agent, customer_id)
     status = request.form.get("status", "resolved")
-    domain.set_complaint_status(get_db(), customer_id, fact_id, status, actor=agent.id)
-    return _profile_response(agent, customer_id)
+    fact = domain.set_complaint_status(get_db(), customer_id, fact_id, status, actor=agent.id)
+    done = "Resolved" if fact["status"] == "resolved" else "Reopened"
+    return _profile_response(agent, customer_id, f"{done}: {fact_label(fact['kind'], fact)}.")
 
 
 # -- customers --------------------------------------------------------------------------
