@@ -147,7 +147,8 @@ class PurposeState:
             return f"{text}; {refused} {_refusal(self.channels)}" if refused else text
         if self.status == "expired":
             ended = _last_end(self._ledger, self._at)
-            return f"Expired on {_date(ended)}" if ended else "Expired"
+            text = f"Expired on {_date(ended)}" if ended else "Expired"
+            return f"{text}; {refused} {_refusal(self.channels)}" if refused else text
         if self.status in _REFUSED:
             word = "Withdrawn" if self.status == "withdrawn" else "Refused"
             if self.purpose_wide.status in _REFUSED:

@@ -59,6 +59,11 @@ NAMED = [
     Case((("email", "expired"),), "expired", "Expired on 1 Feb 2026"),
     Case(((None, "expired"), ("email", "granted")), "partial", "Granted for e-mail only"),
     Case(((None, "granted"), ("email", "expired")), "granted", "Granted"),
+    Case(
+        ((None, "expired"), ("email", "withdrawn")),
+        "expired",
+        "Expired on 1 Feb 2026; e-mail withdrawn",
+    ),
     Case(((None, "granted"), ("email", "granted")), "granted", "Granted"),
 ]
 
