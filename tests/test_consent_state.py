@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 
+from assistant import consent_state
 from assistant.consent import ConsentRecord, ConsentState
 from assistant.consent_state import PURPOSE_STATUSES, effective, purpose_state
 from assistant.policy import load_policy
@@ -97,3 +101,23 @@ def test_askable_channels_leave_out_the_granted_ones() -> None:
 
 def _fields(record: ConsentRecord) -> dict[str, object]:
     return {name: getattr(record, name) for name in record.__slots__}
+
+
+def test_the_module_does_no_io_and_reads_no_clock() -> None:
+    """A pure domain module: no Flask, no SQL, no clock (the caller passes `at`)."""
+    tree = ast.parse(Path(consent_state.__file__).read_text(encoding="utf-8"))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add("." * node.level + (node.module or ""))
+    stdlib = {"__future__", "collections.abc", "dataclasses", "datetime", "typing"}
+    assert imported <= stdlib | {".consent", ".policy"}
+    forbidden = {"now", "utcnow", "today", "time", "open", "print", "input", "read_text"}
+    called = {
+        node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+    }
+    assert not called & forbidden
