@@ -27,7 +27,7 @@ Purpose statuses (`PurposeState.status`, stable, see `PURPOSE_STATUSES`): `grant
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -95,8 +95,8 @@ class PurposeState:
     status: str
     purpose_wide: ChannelState  # the purpose-wide record in force (channel "")
     channels: tuple[ChannelState, ...]
-    _ledger: tuple[ConsentRecord, ...]
-    _at: datetime
+    _ledger: tuple[ConsentRecord, ...] = field(repr=False)  # the records about the purpose
+    _at: datetime = field(repr=False)
 
     @property
     def granted_channels(self) -> tuple[str, ...]:
@@ -121,7 +121,7 @@ class PurposeState:
         for found in self.channels:
             if found.channel == name:
                 return found
-        return _channel_state(self._ledger, self.purpose, name, self._at, self.needs_consent)
+        return _channel_state(self._ledger, self.purpose, name, self._at)
 
     def covers(self, channel: str | None) -> bool:
         """True when a grant in force covers `channel` (None: the purpose as a whole)."""
@@ -185,8 +185,8 @@ def purpose_state(state: ConsentState, purpose: Purpose, at: datetime) -> Purpos
     ledger = tuple(r for r in state.records if _about(r, name, needs))
     named = [c for c in CHANNELS if any(r.channel == c for r in ledger)]
     named += sorted({str(r.channel) for r in ledger if r.channel and r.channel not in CHANNELS})
-    wide = _channel_state(ledger, name, None, at, needs)
-    channels = tuple(_channel_state(ledger, name, c, at, needs) for c in named)
+    wide = _channel_state(ledger, name, None, at)
+    channels = tuple(_channel_state(ledger, name, c, at) for c in named)
     return PurposeState(
         purpose=name,
         needs_consent=needs,
@@ -207,16 +207,17 @@ def _about(record: ConsentRecord, purpose: str, needs_consent: bool) -> bool:
 
 
 def _channel_state(
-    ledger: Iterable[ConsentRecord], purpose: str, channel: str | None, at: datetime, needs: bool
+    ledger: tuple[ConsentRecord, ...], purpose: str, channel: str | None, at: datetime
 ) -> ChannelState:
-    records = tuple(r for r in ledger if _about(r, purpose, needs))
-    current = ConsentState(records).current(purpose, channel, at)
+    """`channel` (None: the purpose as a whole) in a ledger already narrowed to records
+    about the purpose (`_about`)."""
+    current = ConsentState(ledger).current(purpose, channel, at)
     label = channel or ""
     if current is not None:
         return ChannelState(
             label, current.status, current.id, current.channel is None, current.effective_to
         )
-    covering = [r for r in records if r.covers(purpose, channel) and r.effective_from <= at]
+    covering = [r for r in ledger if r.covers(purpose, channel) and r.effective_from <= at]
     last = max(covering, key=lambda r: (r.recorded_at, -1 if r.id is None else r.id), default=None)
     if last is not None and last.status == "granted":
         return ChannelState(label, "expired", None, last.channel is None, last.effective_to)
