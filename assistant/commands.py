@@ -154,8 +154,12 @@ def show_profile(customer_id: str, as_json: bool) -> None:
         click.echo(f"  known as {ident['source']}:{ident['external_id']}")
     click.echo("Consent:")
     for purpose, state in view["consents"].items():
-        chans = ", ".join(f"{k} {v}" for k, v in state["channels"].items())
-        click.echo(f"  {purpose:<24} {state['status']}" + (f" ({chans})" if chans else ""))
+        click.echo(f"  {purpose:<24} {state['summary']}")
+    proposals = view["consent_proposals"]
+    click.echo("Consent to confirm:" if proposals else "Consent to confirm: none")
+    for p in proposals:
+        channel = f" by {p['channel']}" if p["channel"] else ""
+        click.echo(f"  #{p['id']} {p['purpose']}{channel}  <- {p['evidence_text']!r}")
     click.echo("Complaints:" if view["complaints"] else "Complaints: none")
     for f in view["complaints"]:
         click.echo(

@@ -19,9 +19,11 @@ from typing import Any
 import sqlite_utils
 
 from nlp import ExtractionResult, Extractor
+from nlp.facts import COMPLAINT_CATEGORIES
 from nlp.redaction import sensitive_spans, to_redacted
 
 from .consent import ConsentRecord, ConsentState, decide
+from .consent_state import effective, purpose_state
 from .policy import Policy
 from .store import audit
 from .store.db import checkpoint, row, rows, writing
@@ -272,7 +274,27 @@ def record_consent(
         )
         if status != "granted":
             _apply_withdrawal(db, policy, customer_id, actor=actor, at=at)
+        else:
+            _close_granted_proposals(db, policy, customer_id, consent_id, at)
     return record
+
+
+def _close_granted_proposals(
+    db: sqlite_utils.Database, policy: Policy, customer_id: str, consent_id: int, at: datetime
+) -> None:
+    """Proposals the new grant answers are not asked again ("consent to confirm" beside
+    "granted" would be two truths): they are closed as `granted`, naming the record."""
+    state = consent_state(db, customer_id)
+    for proposal in rows(
+        db,
+        "SELECT * FROM consent_proposals WHERE customer_id = ? AND status = 'pending'",
+        [customer_id],
+    ):
+        if already_granted(state, policy, proposal, at):
+            db.execute(
+                "UPDATE consent_proposals SET status = 'granted', consent_id = ? WHERE id = ?",
+                [consent_id, proposal["id"]],
+            )
 
 
 def _apply_withdrawal(
@@ -334,6 +356,18 @@ def confirm_proposal(
             [record["id"], proposal_id],
         )
     return record
+
+
+def already_granted(
+    state: ConsentState, policy: Policy, statement: Mapping[str, Any], at: datetime
+) -> bool:
+    """True when a grant found in a note asks for what a record in force already grants
+    (the purpose, or its channel): no proposal, nothing to confirm again."""
+    purpose = policy.purposes.get(str(statement.get("purpose")))
+    if purpose is None:
+        return False
+    channel = statement.get("channel")
+    return purpose_state(state, purpose, at).covers(str(channel) if channel else None)
 
 
 def _check_wording(policy: Policy, purpose: str, wording: str, wording_version: str) -> None:
@@ -473,6 +507,151 @@ def remove_fact(
         )
         updated = _fact(db, fact_id)
     return fact_view(updated)
+
+
+CORRECTABLE = {"preference": ("value", "polarity"), "complaint": ("category", "severity")}
+
+
+def correct_fact(
+    db: sqlite_utils.Database,
+    policy: Policy,
+    customer_id: str,
+    fact_id: int,
+    changes: Mapping[str, str],
+    *,
+    actor: str,
+    reason: str = "",
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Correct a fact's value: a new fact, with its own provenance (the correcting agent,
+    the time, a decision against the consent state), supersedes the old one (history
+    kept), audited and published in one transaction. Returns the new fact.
+
+    `changes`: for a preference `value` (and `polarity`), for a complaint `category`
+    (and `severity`). ProfileError 400 on anything else or on no change; 409 when the
+    fact is no longer in the profile or the policy would not store the corrected fact.
+    """
+    at = now or utcnow()
+    with writing(db):
+        fact = row(
+            db, "SELECT * FROM facts WHERE id = ? AND customer_id = ?", [fact_id, customer_id]
+        )
+        if fact is None:
+            raise NotFound(f"fact {fact_id}")
+        if fact["removed_at"] or fact["superseded_by"]:
+            raise ProfileError(409, "fact_not_current", f"fact {fact_id} is no longer shown")
+        allowed = CORRECTABLE.get(str(fact["kind"]), ())
+        attrs = json.loads(fact["attrs"])
+        corrected = dict(attrs)
+        for key, value in changes.items():
+            if key not in allowed:
+                raise ProfileError(
+                    400, "not_correctable", f"a {fact['kind']} can be corrected in {allowed}"
+                )
+            value = " ".join(str(value).split())[:200]
+            if not value:
+                raise ProfileError(400, "empty_value", f"give the corrected {key}")
+            corrected[key] = value
+        _check_correction(str(fact["kind"]), corrected)
+        if corrected == attrs:
+            raise ProfileError(400, "no_change", "the correction changes nothing")
+        contract = {"kind": fact["kind"], **corrected}
+        decision = decide(contract, consent_state(db, customer_id), policy, at)
+        if not decision.allowed:
+            raise ProfileError(
+                409, "not_allowed", f"the corrected fact may not be stored ({decision.reason})"
+            )
+        recorded = _record_decision(
+            db,
+            customer_id,
+            fact["note_id"],
+            contract,
+            decision.outcome,
+            decision.purpose,
+            decision.lawful_basis,
+            decision.reason,
+            decision.consent_record_id,
+            policy,
+            iso(at),
+        )
+        cur = db.execute(
+            "INSERT INTO facts (customer_id, note_id, kind, field, value, polarity, category, "
+            "status, attrs, evidence_start, evidence_end, evidence_text, extractor, "
+            "model_version, confidence, agent, purpose, lawful_basis, decision_id, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                customer_id,
+                fact["note_id"],
+                fact["kind"],
+                corrected.get("field"),
+                corrected.get("value"),
+                corrected.get("polarity"),
+                corrected.get("category"),
+                fact["status"],
+                json.dumps(corrected),
+                fact["evidence_start"],
+                fact["evidence_end"],
+                fact["evidence_text"],
+                "correction",
+                f"corrects-{fact_id}",
+                1.0,
+                actor,
+                decision.purpose,
+                decision.lawful_basis,
+                recorded["id"],
+                iso(at),
+            ],
+        )
+        new_id = int(cur.lastrowid or 0)
+        db.execute(
+            "UPDATE facts SET superseded_by = ?, superseded_at = ? WHERE id = ?",
+            [new_id, iso(at), fact_id],
+        )
+        kind = str(fact["kind"])
+        old_view = fact_view(_fact(db, fact_id))
+        new_view = fact_view(_fact(db, new_id))
+        removed = "removed" if kind == "preference" else "updated"
+        publish(
+            db,
+            Event(
+                _event_type(kind, removed),
+                customer_id,
+                actor,
+                iso(at),
+                {"fact": old_view, "superseded_by": new_id},
+            ),
+        )
+        publish(
+            db, Event(_event_type(kind, "added"), customer_id, actor, iso(at), {"fact": new_view})
+        )
+        details: dict[str, Any] = {
+            "fact_id": fact_id,
+            "corrected_by": new_id,
+            "keys": sorted(changes),
+        }
+        if reason.strip():
+            details["reason_digest"] = audit.keyed_digest(db, customer_id, reason)
+        audit.append(
+            db,
+            at=iso(at),
+            actor=actor,
+            action="fact.corrected",
+            subject=customer_id,
+            details=details,
+        )
+    return new_view
+
+
+def _check_correction(kind: str, attrs: Mapping[str, Any]) -> None:
+    if kind == "preference" and attrs.get("polarity") not in ("positive", "negative"):
+        raise ProfileError(400, "invalid_polarity", "polarity must be positive or negative")
+    if kind == "complaint":
+        if attrs.get("category") not in COMPLAINT_CATEGORIES:
+            raise ProfileError(
+                400, "invalid_category", f"category must be one of {COMPLAINT_CATEGORIES}"
+            )
+        if attrs.get("severity") not in ("low", "medium", "high"):
+            raise ProfileError(400, "invalid_severity", "severity must be low, medium or high")
 
 
 def set_complaint_status(
@@ -831,12 +1010,18 @@ def _consent_statement(
         )
         return {"consent": record}
     if action == "grant":
+        if already_granted(consent_state(db, customer_id), policy, fact, at):
+            # "OK to send offers by email" when e-mail marketing is granted: nothing to ask.
+            return {}
         cur = db.execute(
             "INSERT INTO consent_proposals (customer_id, note_id, purpose, channel, "
             "evidence_text, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             [customer_id, note_id, fact["purpose"], fact.get("channel"), evidence["text"], iso(at)],
         )
         proposal = row(db, "SELECT * FROM consent_proposals WHERE id = ?", [cur.lastrowid])
+        assert proposal is not None
+        # An event, so that open sidebars (and CRMs) see the consent waiting to be confirmed.
+        publish(db, Event("consent.proposed", customer_id, agent, iso(at), {"proposal": proposal}))
         return {"proposal": proposal}
     request = open_request(db, customer_id, str(action), actor=agent, note_id=note_id, now=at)
     return {"request": request}
@@ -891,22 +1076,10 @@ def open_request(
 def profile(db: sqlite_utils.Database, policy: Policy, customer_id: str) -> dict[str, Any]:
     """The profile view: identities, consent per purpose, open complaints first, facts."""
     customer = get_customer(db, customer_id)
-    state = consent_state(db, customer_id)
-    now = utcnow()
-    consents: dict[str, Any] = {}
-    for purpose in policy.purposes:
-        current = state.current(purpose, None, now)
-        consents[purpose] = {
-            "status": current.status if current else "never_asked",
-            "consent_id": current.id if current else None,
-            "channels": {},
-        }
-    for rec in state.records:
-        if rec.channel and rec.purpose in consents:
-            current = state.current(rec.purpose, rec.channel, now)
-            consents[rec.purpose]["channels"][rec.channel] = (
-                current.status if current else "never_asked"
-            )
+    consents = {
+        name: purpose.to_dict()
+        for name, purpose in effective(consent_state(db, customer_id), policy, utcnow()).items()
+    }
     facts = [fact_view(f) for f in _active_facts(db, customer_id)]
     complaints = [f for f in facts if f["kind"] == "complaint"]
     complaints.sort(key=lambda f: (f.get("status") != "open", -int(f["id"])))

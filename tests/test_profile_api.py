@@ -185,6 +185,9 @@ def test_grant_in_a_note_is_only_a_proposal_until_confirmed(
     assert resp.json["evidence"]["wording_version"] == "marketing-1"
     view = profile(client, api_headers)
     assert view["consents"]["marketing"]["channels"].get("sms") == "granted"
+    # Issue 15: the purpose says what its channels say, never "never_asked" beside them.
+    assert view["consents"]["marketing"]["status"] == "partial"
+    assert view["consents"]["marketing"]["summary"] == "Granted for text messages only"
 
 
 def test_erasure_request_in_a_note_opens_a_dsr_due_in_a_month(

@@ -253,6 +253,7 @@ POSTS = [
     ("/sidebar/customers/c-1/consents", {"purpose": "marketing", "status": "granted"}),
     ("/sidebar/customers/c-1/proposals/1/confirm", {}),
     ("/sidebar/customers/c-1/facts/1/remove", {"reason": "wrong"}),
+    ("/sidebar/customers/c-1/facts/1/correct", {"value": "phone"}),
     ("/sidebar/customers/c-1/facts/3/status", {"status": "resolved"}),
     ("/sidebar/customers", {"external_id": "99", "name": "New"}),
 ]
@@ -347,7 +348,10 @@ def test_page_shows_the_customer_at_a_glance(client: FlaskClient, customer: str)
     sign_in(client)
     page = html(client.get("/sidebar"))
     assert "Ada Lovelace" in page
-    assert "helpdesk</span> 4711" in page and "crm</span> A-1" in page
+    # Raw identities only on demand (issue 15): inside a closed <details>.
+    ids = page[page.index('<details class="identities">') :]
+    ids = ids[: ids.index("</details>")]
+    assert "helpdesk</span> <code>4711</code>" in ids and "crm</span> <code>A-1</code>" in ids
     consent = page[page.index('data-purpose="personalization"') :]
     assert "Granted" in consent[: consent.index("</li>")]
     analytics = page[page.index('data-purpose="analytics"') :]
@@ -368,7 +372,8 @@ def test_why_popover_shows_evidence_agent_date_and_lawful_basis(
     why = page[page.index('popovertarget="why-1"') :]
     popover = why[why.index('id="why-1"') : why.index("</dl>")]
     assert "Prefers email." in popover
-    assert "agent-7" in popover
+    # Issue 15: the agent's name (from their sidebar session), not their id.
+    assert "Grace Agent" in popover and "agent-7" not in popover
     assert datetime.now(UTC).strftime("%Y") in popover
     assert "legitimate interest, Art. 6(1)(f)" in popover
 
@@ -381,7 +386,10 @@ def test_one_url_serves_the_page_or_its_fragments(client: FlaskClient, customer:
     assert "<html" not in html(main) and html(main).lstrip().startswith('<main id="main"')
     assert main.headers["HX-Replace-Url"] == "/sidebar?customer=c-1"
     profile = html(client.get("/sidebar?customer=c-1", headers=hx(**{"HX-Target": "profile"})))
-    assert "Ada Lovelace" in profile and 'id="composer"' not in profile and "<main" not in profile
+    assert "Complaint: delivery" in profile and "data-version" in profile
+    assert 'id="composer"' not in profile and "<main" not in profile
+    # The composer comes first, right under the customer's name (issue 15).
+    assert full.index("Ada Lovelace") < full.index('id="composer"') < full.index('id="profile"')
 
 
 def test_the_host_hint_selects_a_customer_through_the_identity_mapping(
@@ -464,7 +472,7 @@ def test_preview_shows_what_saving_would_do_and_writes_nothing(
     found = re.findall(r'data-outcome="(\w+)">.*?chip-label">([^<]+)<', fragment, re.S)
     assert {label: outcome for outcome, label in found} == {
         "Contact: text messages": "stored",
-        "Interest: chess set": "needs_consent",
+        "Interest: chess sets": "needs_consent",
         "Card number": "masked",
         "Health": "blocked",
     }
@@ -502,7 +510,7 @@ def test_preview_keeps_the_agents_unticks(client: FlaskClient, customer: str) ->
     path = f"/sidebar/customers/{customer}/preview"
     first = html(client.post(path, data={"text": MIXED}, headers=hx(csrf)))
     keys = chip_keys(first)
-    form = {"text": MIXED, "shown": list(keys.values()), "keep": [keys["Interest: chess set"]]}
+    form = {"text": MIXED, "shown": list(keys.values()), "keep": [keys["Interest: chess sets"]]}
     again = html(client.post(path, data=form, headers=hx(csrf)))
     sms = again[again.index(f'id="keep-{keys["Contact: text messages"]}"') :]
     assert not sms[: sms.index(">")].count("checked")
@@ -658,7 +666,7 @@ def test_consent_from_a_chip_records_the_script_and_keeps_the_note(
         "wording_version": version,
     }
     fragment = html(resp)
-    assert "Interest: chess set" in fragment  # the preview again, for the same text
+    assert "Interest: chess sets" in fragment  # the preview again, for the same text
     profile = fragment[fragment.index('hx-swap-oob="innerHTML"') :]
     sharing = profile[profile.index('data-purpose="data_sharing"') :]
     assert "Granted" in sharing[: sharing.index("</li>")]
@@ -701,7 +709,10 @@ def test_marketing_consent_can_name_a_channel(client: FlaskClient, db: Any, cust
     path = f"/sidebar/customers/{customer}/consents"
     client.post(path, data={"purpose": "marketing", "channel": "sms"}, headers=hx(csrf))
     panel = html(client.get("/sidebar", headers=hx(**{"HX-Target": "profile"})))
-    assert "text messages: granted" in panel and "Withdraw text messages" in panel
+    assert "Granted for text messages only" in panel and "Withdraw text messages" in panel
+    # "We ask for each channel separately": a grant without a channel is refused.
+    wide = client.post(path, data={"purpose": "marketing"}, headers=hx(csrf))
+    assert wide.status_code == 400 and "channel" in html(wide)
     bad = client.post(path, data={"purpose": "marketing", "channel": "pigeon"}, headers=hx(csrf))
     assert bad.status_code == 400
     unknown = client.post(path, data={"purpose": "mind_reading"}, headers=hx(csrf))
@@ -752,7 +763,9 @@ def test_removing_a_fact_needs_a_reason_kept_in_the_audit_log(
     refused = client.post(path, data={"reason": " "}, headers=hx(csrf))
     assert refused.status_code == 400 and "say why" in html(refused).lower()
     resp = client.post(path, data={"reason": "she said 7, not 6"}, headers=hx(csrf))
-    assert resp.status_code == 200 and "Size: 6 (boots)" not in html(resp)
+    assert resp.status_code == 200 and "Removed: Size: 6 (boots)." in html(resp)
+    facts = html(resp)[html(resp).index('id="preferences-title"') :]
+    assert "Size: 6 (boots)" not in facts
     entry = rows(db, "SELECT * FROM audit_log WHERE action = 'fact.removed'")[0]
     # The reason stays with the fact (erasable); the append-only log keeps a keyed digest.
     assert rows(db, "SELECT removed_reason FROM facts WHERE id = ?", [fact]) == [
@@ -775,6 +788,7 @@ def test_a_complaint_is_marked_resolved(client: FlaskClient, db: Any, customer: 
     assert "1 open" in panel  # billing is still open
     delivery = panel[panel.index(f'data-fact-id="{fact}"') :]
     assert "resolved" in delivery[: delivery.index("</li>")]
+    panel = panel[panel.index('id="complaints-title"') :]  # after "Resolved: ..."
     assert panel.index("Complaint: billing") < panel.index("Complaint: delivery")  # open first
 
 
@@ -1135,7 +1149,7 @@ def test_sidebar_stream_sends_the_profile_panel_for_the_agents_role(
     assert int(panels[0]["id"]) == latest
     # the page skips a panel that is not newer than the one it shows
     assert f'data-version="{latest}"' in panels[0]["data"]
-    assert "Ada Lovelace" in panels[0]["data"] and "Complaint: delivery" in panels[0]["data"]
+    assert "Complaint: delivery" in panels[0]["data"]
     assert ("Erasure (Art. 17)" in panels[0]["data"]) is (role == "supervisor")
     assert not [m for m in messages if m.get("event") == "dsr.created"]  # no raw JSON
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +37,7 @@ MASKED = "masked"
 CONSENT = "consent"  # a consent statement: recorded in the ledger, not the profile
 OUTCOMES = (STORED, NEEDS_CONSENT, BLOCKED, MASKED, CONSENT)
 
+ALREADY_GRANTED = "consent_already_granted"  # a grant the ledger already holds
 _NEEDS_CONSENT_REASONS = frozenset({"no_consent", "consent_withdrawn", "consent_denied"})
 
 
@@ -53,6 +55,48 @@ class Chip:
     evidence: str  # from the masked text: never a secret
     kept: bool
     locked: bool  # sensitive facts: always kept, the mask depends on them
+
+
+def _split(words: str) -> list[str]:
+    return words.split()
+
+
+# A few of each language's commonest words: enough to tell a note is not English.
+_FUNCTION_WORDS: dict[str, frozenset[str]] = {
+    "English": frozenset(
+        _split(
+            "the and is are was to of in for with not no she he they her his it on by at "
+            "wants prefers likes"
+        )
+    ),
+    "French": frozenset(
+        _split(
+            "le la les des du une un est et pas ne elle il par pour avec sur au aux "
+            "préfère veut souhaite être très"
+        )
+    ),
+    "Spanish": frozenset(
+        _split("el los las del una es y no por para con está muy prefiere quiere")
+    ),
+    "German": frozenset(
+        _split("der die das und ist nicht kein keine sie er mit für bitte möchte will sehr")
+    ),
+    "Italian": frozenset(_split("il gli della una è e non per con lei preferisce vuole molto")),
+    "Portuguese": frozenset(_split("o os as da do uma é e não por para com ela prefere quer")),
+    "Dutch": frozenset(_split("de het een en is niet geen zij hij met voor wil graag")),
+}
+_WORDS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
+
+
+def unsupported_language(text: str) -> str | None:
+    """The language a note seems to be written in when it is not English (the only
+    language the extractor reads today), or None. A guess from function words: it only
+    decides whether the composer says so."""
+    words = [w.lower().split("'")[-1] for w in _WORDS.findall(text)]
+    counts = {lang: sum(w in known for w in words) for lang, known in _FUNCTION_WORDS.items()}
+    english = counts.pop("English")
+    lang, found = max(counts.items(), key=lambda item: item[1])
+    return lang if found >= 2 and found > english else None
 
 
 def fingerprint(fact: Fact) -> str:
@@ -86,6 +130,10 @@ def preview(
             outcome, basis = CONSENT, None
             reason = f"consent_{fact.attrs['action']}"
             purpose = str(fact.attrs.get("purpose") or "") or None
+            if fact.attrs.get("action") == "grant" and domain.already_granted(
+                state, policy, fact.attrs, now
+            ):
+                reason = ALREADY_GRANTED
             if kept and fact.attrs.get("action") == "withdraw" and purpose:
                 state = _with_withdrawal(state, policy, customer_id, fact, now)
         else:

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
+
+from nlp.facts import COMPLAINT_CATEGORIES
+
+from ..consent_state import CHANNEL_NAMES
+
+
+def _split(words: str) -> list[str]:
+    return words.split()
+
 
 FIELDS = {
     "contact_channel": "Contact",
@@ -18,13 +28,7 @@ FIELDS = {
     "size": "Size",
 }
 VALUES = {
-    "email": "e-mail",
-    "phone": "phone calls",
-    "sms": "text messages",
-    "post": "post",
-    "chat": "chat",
-    "whatsapp": "WhatsApp",
-    "app": "app notifications",
+    **CHANNEL_NAMES,
     "store_pickup": "store pickup",
     "bank_transfer": "bank transfer",
     "gift_card": "gift card",
@@ -76,6 +80,19 @@ BLOCKED_REASONS = {
     "never_store_secret": "never stored",
 }
 DSR_KINDS = {"erase": "Erasure (Art. 17)", "access": "Access (Art. 15)"}
+SOURCES = {
+    "sidebar": "sidebar note",
+    "agent": "agent note",
+    "api": "CRM (API)",
+    "chatwoot": "Chatwoot message",
+    "demo": "demo note",
+    "webhook": "CRM message",
+}
+# Free-text values the extractor normalises (lowercase, lemmas): shown as written.
+AS_WRITTEN_FIELDS = frozenset({"interest", "size", "contact_time"})
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>?|[<>]")
+_TAG_NAMES = frozenset(_split("a b i u p em br div img span font small strong script style"))
+_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def words(name: str | None) -> str:
@@ -90,14 +107,50 @@ def value_label(value: Any) -> str:
     return VALUES.get(str(value), words(str(value)))
 
 
-def fact_label(kind: str, attrs: Mapping[str, Any]) -> str:
+def no_markup(text: str) -> str:
+    """`text` without anything that looks like an HTML tag (shown as text, never run)."""
+    return " ".join(_TAG.sub(" ", text).split())
+
+
+def as_written(value: str, evidence: str) -> str:
+    """`value` (normalised by the extractor: "nike running shoe") as the sentence it was
+    read from writes it ("Nike running shoes"), without markup: the value's words found
+    in the evidence, each allowing an ending (plurals), leaving out what is left of a tag
+    ("b" of "<b>"); the value itself, cleaned, when they are not found."""
+    tokens = _WORD.findall(no_markup(value))
+    text = no_markup(evidence)
+    words_only = [t for t in tokens if t.lower() not in _TAG_NAMES]
+    for run in (tokens, words_only):
+        if not run:
+            continue
+        pattern = r"\W+".join(re.escape(t) + r"\w*" for t in run)
+        found = re.search(rf"(?<!\w){pattern}", text, re.IGNORECASE)
+        if found:
+            return found.group(0)
+    return " ".join(words_only or tokens) or no_markup(value)
+
+
+def fact_value(fact: Mapping[str, Any], evidence: str | None = None) -> str:
+    """A preference's value in words: the customer's own for free text."""
+    value = str(fact.get("value") or "")
+    provenance = fact.get("provenance")
+    if isinstance(provenance, Mapping) and provenance.get("extractor") == "correction":
+        return no_markup(value)  # typed by an agent, as the customer said it
+    if evidence is None:
+        evidence = provenance["evidence"]["text"] if isinstance(provenance, Mapping) else ""
+    if fact.get("field") in AS_WRITTEN_FIELDS and evidence:
+        return as_written(value, evidence)
+    return value_label(value) if value in VALUES else no_markup(words(value))
+
+
+def fact_label(kind: str, attrs: Mapping[str, Any], evidence: str | None = None) -> str:
     """One short line naming a fact of the extraction contract."""
     if kind == "preference":
         field = FIELDS.get(str(attrs.get("field")), words(attrs.get("field")))
-        value = value_label(attrs.get("value"))
+        value = fact_value(attrs, evidence)
         if attrs.get("polarity") == "negative":
             value = f"not {value}"
-        detail = f" ({attrs['detail']})" if attrs.get("detail") else ""
+        detail = f" ({no_markup(str(attrs['detail']))})" if attrs.get("detail") else ""
         return f"{field}: {value}{detail}"
     if kind == "complaint":
         category = CATEGORIES.get(str(attrs.get("category")), words(attrs.get("category")))
@@ -135,6 +188,8 @@ def chip_outcome(chip: Any) -> str:
     if chip.outcome == "consent":
         action = chip.attrs.get("action")
         if action == "grant":
+            if chip.reason == "consent_already_granted":
+                return "already granted · nothing to confirm"
             return "consent to confirm"
         if action == "withdraw":
             return "withdrawal · applies on save"
@@ -167,7 +222,25 @@ def _fact(fact: Mapping[str, Any]) -> str:
 
 
 def _chip(chip: Any) -> str:
-    return fact_label(str(chip.kind), chip.attrs)
+    return fact_label(str(chip.kind), chip.attrs, str(chip.evidence))
+
+
+def capfirst(text: str) -> str:
+    """The first letter upper case, the rest as it is ("WhatsApp", not "Whatsapp")."""
+    return text[:1].upper() + text[1:]
+
+
+def _source(source: str) -> str:
+    return SOURCES.get(source, words(source))
+
+
+def _field(field: str) -> str:
+    return FIELDS.get(field, words(field).capitalize())
+
+
+def _category(category: str) -> str:
+    label = CATEGORIES.get(category, words(category))
+    return label[:1].upper() + label[1:]
 
 
 def _consent_status(status: str) -> str:
@@ -190,4 +263,11 @@ def init_app(app: Flask) -> None:
         dsr_kind=_dsr_kind,
         human_date=date,
         human_datetime=datetime_label,
+        fact_value=fact_value,
+        capfirst=capfirst,
+        source_label=_source,
+        field_label=_field,
+        category_label=_category,
     )
+    # Globals, not a context processor: the event stream renders _fact.html directly.
+    app.jinja_env.globals["complaint_categories"] = COMPLAINT_CATEGORIES

@@ -8,22 +8,74 @@ from typing import Any
 import sqlite_utils
 
 from .. import profile as domain
+from ..consent_state import PurposeState, effective
 from ..policy import Policy
 from .session import Agent
 
 DEMO_PREFIX = "demo-"
+# Writers that are no person with a sidebar session.
+AGENT_NAMES = {"demo-agent": "Demo agent", "cli": "Command line"}
 
 
 @dataclass(frozen=True, slots=True)
 class ConsentRow:
+    """One purpose's row: its effective state (consent_state) and the script to ask."""
+
     purpose: str
-    status: str  # granted, withdrawn, denied, never_asked
-    needs_consent: bool  # False: an objectable purpose (legitimate interest, contract)
+    state: PurposeState
     lawful_basis: str
     wording: str
     wording_version: str
-    channels: dict[str, str]
-    per_channel: bool
+
+    @property
+    def status(self) -> str:
+        return self.state.status
+
+    @property
+    def summary(self) -> str:
+        return self.state.summary
+
+    @property
+    def needs_consent(self) -> bool:
+        return self.state.needs_consent
+
+    @property
+    def per_channel(self) -> bool:
+        return self.state.per_channel
+
+    @property
+    def can_withdraw(self) -> bool:
+        """A purpose-wide grant (or, needing no consent, no objection yet) to end."""
+        if not self.needs_consent:
+            return self.status == "not_needed"
+        return self.state.purpose_wide.granted
+
+    @property
+    def channel_grants(self) -> tuple[str, ...]:
+        """Channels granted by a record of their own, each withdrawn on its own."""
+        if self.state.purpose_wide.granted:
+            return ()
+        return tuple(c.channel for c in self.state.channels if c.granted and not c.from_purpose)
+
+    @property
+    def ask_channels(self) -> tuple[str, ...]:
+        """Per-channel purposes: the channels not granted yet, asked one at a time."""
+        return self.state.askable_channels if self.per_channel else ()
+
+    @property
+    def can_ask(self) -> bool:
+        if not self.needs_consent or not self.wording:
+            return False
+        if self.per_channel:
+            return bool(self.ask_channels) and not self.state.purpose_wide.granted
+        return not self.state.purpose_wide.granted
+
+    @property
+    def ask_id(self) -> str:
+        """The Ask popover's id, new whenever the state changes: a popover kept open
+        across a live update (hx-preserve) is one whose question still stands."""
+        granted = "-".join(self.state.granted_channels) or "none"
+        return f"ask-{self.purpose}-{self.status}-{granted}"
 
 
 def script(policy: Policy, purpose: str) -> tuple[str, str]:
@@ -79,22 +131,14 @@ def profile_panel(
     """
     version = last_event_id(db, customer_id)
     view = domain.profile(db, policy, customer_id)
+    states = effective(domain.consent_state(db, customer_id), policy, domain.utcnow())
     consents = []
     for name, purpose in policy.purposes.items():
-        current = view["consents"][name]
         wording, wording_version = script(policy, name)
         consents.append(
-            ConsentRow(
-                purpose=name,
-                status=current["status"],
-                needs_consent=purpose.needs_consent,
-                lawful_basis=purpose.lawful_basis,
-                wording=wording,
-                wording_version=wording_version,
-                channels=dict(current["channels"]),
-                per_channel=purpose.enforcement == "consent_required_per_channel",
-            )
+            ConsentRow(name, states[name], purpose.lawful_basis, wording, wording_version)
         )
+    _describe_facts(db, [*view["complaints"], *view["preferences"]])
     proposals = []
     for proposal in view["consent_proposals"]:
         wording, wording_version = script(policy, proposal["purpose"])
@@ -110,3 +154,31 @@ def profile_panel(
         "preferences": view["preferences"],
         "requests": view["requests"] if agent.is_supervisor else [],
     }
+
+
+def _describe_facts(db: sqlite_utils.Database, facts: list[dict[str, Any]]) -> None:
+    """Add what the "Why?" popover and duplicate complaints need to each fact: the
+    agent's name (from their sidebar sessions; the id when they never used one) and the
+    source of the note it was read from."""
+    agents = {str(f["provenance"]["agent"]) for f in facts}
+    notes = {int(f["provenance"]["note_id"]) for f in facts if f["provenance"]["note_id"]}
+    names: dict[str, str] = {}
+    if agents:
+        marks = ", ".join("?" for _ in agents)
+        for found in db.execute(
+            f"SELECT agent_id, agent_name FROM sidebar_sessions WHERE agent_id IN ({marks}) "
+            "ORDER BY created_at",
+            sorted(agents),
+        ).fetchall():
+            names[found[0]] = found[1]
+    sources: dict[int, str] = {}
+    if notes:
+        marks = ", ".join("?" for _ in notes)
+        for found in db.execute(
+            f"SELECT id, source FROM notes WHERE id IN ({marks})", sorted(notes)
+        ).fetchall():
+            sources[int(found[0])] = str(found[1])
+    for fact in facts:
+        agent = str(fact["provenance"]["agent"])
+        fact["agent_name"] = names.get(agent) or AGENT_NAMES.get(agent) or agent
+        fact["note_source"] = sources.get(int(fact["provenance"]["note_id"] or 0), "")

@@ -23,6 +23,7 @@ from ..store.db import get_db, row
 from . import bp
 from . import composer as notes
 from .config import sidebar_config
+from .labels import fact_label, purpose_label, value_label
 from .launch import THEMES, LaunchError, verify
 from .panels import DEMO_PREFIX, find_customer, last_event_id, profile_panel, resolve, script
 from .session import (
@@ -215,12 +216,13 @@ def _customer(agent: Agent, customer_id: str) -> dict[str, Any]:
     return found
 
 
-def _profile_response(agent: Agent, customer_id: str) -> Response:
-    """After a change from the profile panel: the panel again (htmx), or the page."""
+def _profile_response(agent: Agent, customer_id: str, notice: str | None = None) -> Response:
+    """After a change from the profile panel: the panel again (htmx), saying what was
+    done, or the page."""
     if not is_htmx():
         return redirect(url_for(".page", customer=customer_id), 303)
     panel = profile_panel(get_db(), get_policy(), agent, customer_id)
-    return make_response(render_template("sidebar/_profile.html", panel=panel))
+    return make_response(render_template("sidebar/_profile.html", panel=panel, notice=notice))
 
 
 # -- the note composer ------------------------------------------------------------------
@@ -235,6 +237,7 @@ def _composer(customer_id: str, text: str, dropped: set[str] | None = None) -> d
     context: dict[str, Any] = {"text": text, "chips": [], "redacted": "", "error": None}
     if not text.strip():
         return context
+    context["language"] = notes.unsupported_language(text)
     extractor, policy = get_extractor(), get_policy()
     try:
         extractor.check(text)
@@ -337,6 +340,10 @@ def record_consent(customer_id: str) -> Response:
         raise ProfileError(400, "invalid_status", "status must be granted or withdrawn")
     if channel is not None and channel not in CHANNELS:
         raise ProfileError(400, "invalid_channel", f"unknown channel {channel!r}")
+    per_channel = policy.purposes[purpose].enforcement == "consent_required_per_channel"
+    if status == "granted" and per_channel and channel is None:
+        # The script says "we ask for each channel separately": so does the form.
+        raise ProfileError(400, "channel_required", "choose the channel the customer agreed to")
     evidence: dict[str, Any] = {"agent": agent.id}
     if status == "granted":
         wording, version = script(policy, purpose)
@@ -356,7 +363,7 @@ def record_consent(customer_id: str) -> Response:
         evidence=evidence,
     )
     if "text" not in request.form:
-        return _profile_response(agent, customer_id)
+        return _profile_response(agent, customer_id, _consent_notice(purpose, channel, status))
     composer = _composer(customer_id, request.form.get("text", ""), _dropped())
     if not is_htmx():
         context = _main_context(agent, customer_id, None, composer)
@@ -369,6 +376,12 @@ def record_consent(customer_id: str) -> Response:
     )
 
 
+def _consent_notice(purpose: str, channel: str | None, status: str) -> str:
+    what = purpose_label(purpose) + (f" by {value_label(channel)}" if channel else "")
+    done = "granted" if status == "granted" else "withdrawn"
+    return f"Recorded: {what} {done}."
+
+
 @bp.post("/sidebar/customers/<customer_id>/proposals/<int:proposal_id>/confirm")
 def confirm_proposal(customer_id: str, proposal_id: int) -> Response:
     """The customer confirms a consent found in a note, after hearing the script."""
@@ -377,7 +390,7 @@ def confirm_proposal(customer_id: str, proposal_id: int) -> Response:
     db, policy = get_db(), get_policy()
     proposal = row(
         db,
-        "SELECT purpose FROM consent_proposals WHERE id = ? AND customer_id = ?",
+        "SELECT purpose, channel FROM consent_proposals WHERE id = ? AND customer_id = ?",
         [proposal_id, customer_id],
     )
     if proposal is None:
@@ -394,7 +407,9 @@ def confirm_proposal(customer_id: str, proposal_id: int) -> Response:
         wording=wording,
         wording_version=version,
     )
-    return _profile_response(agent, customer_id)
+    return _profile_response(
+        agent, customer_id, _consent_notice(proposal["purpose"], proposal["channel"], "granted")
+    )
 
 
 # -- corrections ------------------------------------------------------------------------
@@ -406,8 +421,26 @@ def remove_fact(customer_id: str, fact_id: int) -> Response:
     agent = require_agent()
     _customer(agent, customer_id)
     reason = redact(get_extractor(), request.form.get("reason", "").strip()[:MAX_REASON])
-    domain.remove_fact(get_db(), customer_id, fact_id, actor=agent.id, reason=reason)
-    return _profile_response(agent, customer_id)
+    fact = domain.remove_fact(get_db(), customer_id, fact_id, actor=agent.id, reason=reason)
+    return _profile_response(agent, customer_id, f"Removed: {fact_label(fact['kind'], fact)}.")
+
+
+@bp.post("/sidebar/customers/<customer_id>/facts/<int:fact_id>/correct")
+def correct_fact(customer_id: str, fact_id: int) -> Response:
+    """Correct a fact's value: the corrected fact supersedes it, with its own provenance."""
+    agent = require_agent()
+    _customer(agent, customer_id)
+    extractor = get_extractor()
+    changes = {
+        key: redact(extractor, request.form[key].strip()[:MAX_NAME])
+        for key in ("value", "polarity", "category", "severity")
+        if request.form.get(key, "").strip()
+    }
+    reason = redact(extractor, request.form.get("reason", "").strip()[:MAX_REASON])
+    fact = domain.correct_fact(
+        get_db(), get_policy(), customer_id, fact_id, changes, actor=agent.id, reason=reason
+    )
+    return _profile_response(agent, customer_id, f"Corrected: {fact_label(fact['kind'], fact)}.")
 
 
 @bp.post("/sidebar/customers/<customer_id>/facts/<int:fact_id>/status")
@@ -416,8 +449,9 @@ def complaint_status(customer_id: str, fact_id: int) -> Response:
     agent = require_agent()
     _customer(agent, customer_id)
     status = request.form.get("status", "resolved")
-    domain.set_complaint_status(get_db(), customer_id, fact_id, status, actor=agent.id)
-    return _profile_response(agent, customer_id)
+    fact = domain.set_complaint_status(get_db(), customer_id, fact_id, status, actor=agent.id)
+    done = "Resolved" if fact["status"] == "resolved" else "Reopened"
+    return _profile_response(agent, customer_id, f"{done}: {fact_label(fact['kind'], fact)}.")
 
 
 # -- customers --------------------------------------------------------------------------

@@ -17,6 +17,7 @@ EVENT_TYPES = (
     "profile.complaint.added",
     "profile.complaint.updated",
     "consent.changed",
+    "consent.proposed",
     "customer.erased",
     "dsr.created",
 )

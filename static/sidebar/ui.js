@@ -6,7 +6,8 @@
  * - #live tells whether live updates are flowing (the event stream is open).
  * - A live profile update (SSE event "profile") that is not newer than the panel shown
  *   is skipped: after the agent's own change the panel is already fresh, and swapping
- *   it again would close what the agent just opened.
+ *   it again would close what the agent just opened. The answer to the agent's own
+ *   change is swapped when it says what was done (a notice), unless it is older.
  */
 (function () {
   "use strict";
@@ -53,9 +54,18 @@
     }
   });
 
+  // The answer to the agent's own change may say what was done (a .notice): the live
+  // update of the same change can arrive first, and must not hide that message.
+  function older(incoming, root) {
+    var shown = shownVersion(root);
+    return incoming !== null && !isNaN(incoming) && !isNaN(shown) && incoming < shown;
+  }
+
   document.addEventListener("htmx:beforeSwap", function (event) {
     var target = event.detail.target;
-    if (target && target.id === "profile" && notNewer(versionOfHtml(event.detail.serverResponse), target)) {
+    var html = event.detail.serverResponse || "";
+    var stale = /class="notice"/.test(html) ? older : notNewer;
+    if (target && target.id === "profile" && stale(versionOfHtml(html), target)) {
       event.detail.shouldSwap = false;
     }
   });
