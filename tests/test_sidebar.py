@@ -610,7 +610,9 @@ def test_a_note_over_the_request_bound_is_refused_and_not_stored(
             headers=hx(csrf),
         )
         assert resp.status_code == 413 and resp.headers["HX-Retarget"] == "#flash"
-        assert "TRUSTLINE_MAX_REQUEST_CHARS" in html(resp)
+        # issue 15: said to the agent, not to the operator
+        assert "too long to save" in html(resp) and "Shorten it or split it" in html(resp)
+        assert "TRUSTLINE_MAX_REQUEST_CHARS" not in html(resp)
     assert rows(db, "SELECT COUNT(*) AS n FROM notes")[0]["n"] == notes
 
 

@@ -4,6 +4,8 @@ fragment; every form also works without JavaScript (POST, then redirect)."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import current_app, make_response, redirect, render_template, request, url_for
@@ -16,7 +18,7 @@ from .. import profile as domain
 from ..api.errors import row_ids_in_range
 from ..consent import CHANNELS
 from ..engine import get_extractor, get_policy
-from ..extraction_limits import queued
+from ..extraction_limits import ExtractionLimit, queued
 from ..profile import ProfileError
 from ..redaction import redact
 from ..store.db import get_db, row
@@ -232,6 +234,25 @@ def _dropped() -> set[str]:
     return notes.dropped_keys(request.form.getlist("shown"), request.form.getlist("keep"))
 
 
+@contextmanager
+def _queued_note(text: str) -> Iterator[None]:
+    """`queued` for one agent's note: over the request bound, the agent is told what to
+    do about the note, not which server setting bounds it."""
+    try:
+        with queued([text]):
+            yield
+    except ExtractionLimit as exc:
+        if exc.code != "too_much_text":
+            raise
+        most = int(current_app.config["TRUSTLINE_MAX_REQUEST_CHARS"])
+        raise ExtractionLimit(
+            413,
+            exc.code,
+            f"This note is too long to save: it has {len(text):,} characters, and a note "
+            f"can have at most {most:,}. Shorten it or split it into two or more notes.",
+        ) from exc
+
+
 def _composer(customer_id: str, text: str, dropped: set[str] | None = None) -> dict[str, Any]:
     """The composer's state for `text`: chips, masked preview, consent scripts."""
     context: dict[str, Any] = {"text": text, "chips": [], "redacted": "", "error": None}
@@ -244,7 +265,7 @@ def _composer(customer_id: str, text: str, dropped: set[str] | None = None) -> d
     except TrustlineNLPError as exc:
         context["error"] = exc.agent_message()
         return context
-    with queued([text]):
+    with _queued_note(text):
         result = extractor.extract(text)
     chips = notes.preview(
         result,
@@ -287,7 +308,7 @@ def save_note(customer_id: str) -> Response:
     if not text.strip():
         raise ProfileError(400, "empty_note", "write a note first")
     try:
-        with queued([text]):
+        with _queued_note(text):
             stored = notes.save_note(
                 get_db(),
                 get_extractor(),
