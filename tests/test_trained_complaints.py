@@ -12,8 +12,7 @@ from nlp import Extractor
 # The issue's own example: staff disclosing data is a privacy incident, which the cues
 # ("staff") file under service.
 DISCLOSURE = (
-    "Your staff read my account details out loud to another customer in the branch, "
-    "unacceptable."
+    "Your staff read my account details out loud to another customer in the branch, unacceptable."
 )
 
 
