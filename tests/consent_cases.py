@@ -1,7 +1,7 @@
 """Consent ledgers and what they add up to (issue 15, "one consent truth").
 
 One table for every view: tests/test_consent_state.py checks the domain against it, and
-the view tests (sidebar, API, CLI; the customer page next) check that each renders the
+the view tests (sidebar, customer page, API, CLI) check that each renders the
 same state. A case is a purpose-wide record and a record per channel, in the order they
 were recorded; each record is (channel or None, status), with status "expired" for a
 grant whose effective_to has passed.

@@ -1,16 +1,20 @@
 """One consent truth, rendered the same everywhere (issue 15): for every combination of
 purpose-wide and channel records in tests/consent_cases.py, the sidebar (in Chromium),
-the API and `trustline profile` say what assistant/consent_state.py says.
+the customer's own page, the API and `trustline profile` say what
+assistant/consent_state.py says.
 
 Adding a view is adding a reader to READERS: a function (views, customer id) -> the
-marketing summary as that view shows it. The customer's own page goes there next.
+marketing summary as that view shows it.
 """
 
 from __future__ import annotations
 
+import html
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -21,6 +25,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from assistant import profile as domain
 from assistant.cli import main
 from assistant.consent_state import purpose_state
+from assistant.customer_page import links
+from assistant.customer_page.views import link_key
 from assistant.policy import load_policy
 from assistant.store.db import connect
 from tests.conftest import API_KEY
@@ -51,6 +57,31 @@ def sidebar_summary(views: Views, customer_id: str) -> str:
     return text_of(views.driver, f'#profile li[data-purpose="{PURPOSE}"] .pill')
 
 
+def customer_page_summary(views: Views, customer_id: str) -> str:
+    """The summary on the customer's own page, opened with a link of hers."""
+    db = connect(views.app.config["TRUSTLINE_DATABASE"])
+    try:
+        with views.app.app_context():
+            key = link_key()
+        token, _ = links.create(db, key, customer_id, ttl=timedelta(hours=1), actor="test")
+    finally:
+        db.conn.close()
+    client = views.app.test_client()
+    opened = client.get(f"/my/{token}")
+    assert opened.status_code == 303, opened.get_data(as_text=True)
+    page = client.get("/my")
+    assert page.status_code == 200
+    card = re.search(
+        rf'<article class="card purpose" data-purpose="{PURPOSE}".*?</article>',
+        page.get_data(as_text=True),
+        flags=re.S,
+    )
+    assert card is not None, f"no {PURPOSE} card on the page"
+    pill = re.search(r'<span class="pill [^"]*\bsummary\b[^"]*">(.*?)</span>', card.group(0), re.S)
+    assert pill is not None, "no summary on the card"
+    return html.unescape(re.sub(r"\s+", " ", pill.group(1))).strip()
+
+
 def api_summary(views: Views, customer_id: str) -> str:
     client = views.app.test_client()
     resp = client.get(
@@ -72,6 +103,7 @@ def cli_summary(views: Views, customer_id: str) -> str:
 
 READERS: dict[str, Callable[[Views, str], str]] = {
     "sidebar": sidebar_summary,
+    "customer page": customer_page_summary,
     "api": api_summary,
     "cli": cli_summary,
 }

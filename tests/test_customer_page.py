@@ -21,6 +21,7 @@ from werkzeug.test import TestResponse
 from assistant import profile as domain
 from assistant.auth import create_key
 from assistant.consent import ConsentRecord, ConsentState
+from assistant.consent_state import purpose_state
 from assistant.customer_page import i18n, links
 from assistant.customer_page import page as model
 from assistant.customer_page.views import COOKIE, CSP, link_key
@@ -242,14 +243,15 @@ def record(n: int, purpose: str, channel: str | None, status: str) -> ConsentRec
     )
 
 
-# (records in order, expected marketing state, expected e-mail, expected sms)
+# (records in order, expected marketing state, expected e-mail, expected sms); the
+# summaries the page shows for every combination: tests/test_consent_views.py.
 MARKETING = [
     ([], "never_asked", "never_asked", "never_asked"),
     ([(None, "granted")], "granted", "granted", "granted"),
-    ([("email", "granted")], "partly", "granted", "never_asked"),
-    ([(None, "granted"), ("email", "withdrawn")], "partly", "withdrawn", "granted"),
+    ([("email", "granted")], "partial", "granted", "never_asked"),
+    ([(None, "granted"), ("email", "withdrawn")], "partial", "withdrawn", "granted"),
     ([("email", "granted"), (None, "withdrawn")], "withdrawn", "withdrawn", "withdrawn"),
-    ([(None, "withdrawn"), ("sms", "granted")], "partly", "withdrawn", "granted"),
+    ([(None, "withdrawn"), ("sms", "granted")], "partial", "withdrawn", "granted"),
     ([("email", "denied")], "denied", "denied", "never_asked"),
     ([(None, "denied")], "denied", "denied", "denied"),
 ]
@@ -273,7 +275,12 @@ def test_purpose_wide_and_channel_records_tell_one_story(
     granted = [c for c in channels.values() if c == "granted"]
     # The purpose's state never contradicts its channels.
     assert (whole == "granted") == (len(granted) == len(channels))
-    assert (whole == "partly") == (0 < len(granted) < len(channels))
+    assert (whole == "partial") == (0 < len(granted) < len(channels))
+    # The same state as the domain's, which every other view renders.
+    domain_state = purpose_state(
+        state, load_policy().purposes["marketing"], T0 + timedelta(hours=1)
+    )
+    assert (marketing.status, marketing.summary) == (domain_state.status, domain_state.summary)
 
 
 def test_withdrawing_all_is_no_objection_to_a_legitimate_interest() -> None:
@@ -285,14 +292,14 @@ def test_withdrawing_all_is_no_objection_to_a_legitimate_interest() -> None:
         for c in model.consent_choices(state, load_policy(), T0 + timedelta(hours=1))
     }
     assert shown["personalization"] == "withdrawn"
-    assert shown["service"] == "active"
+    assert shown["service"] == "not_needed"
     objected = ConsentState((record(1, "service", None, "withdrawn"),))
     (service,) = [
         c
         for c in model.consent_choices(objected, load_policy(), T0 + timedelta(hours=1))
         if c.purpose == "service"
     ]
-    assert service.status == "withdrawn" and service.objectable
+    assert (service.status, service.summary) == ("objected", "Objected") and service.objectable
 
 
 def test_a_channel_with_its_own_record_is_listed() -> None:
@@ -352,9 +359,10 @@ def test_the_page_shows_each_fact_with_where_it_came_from_and_why(
     assert "Because we need it to serve you well (our legitimate interest)." in words
     assert "Used for: Serving you when you contact us" in words
     assert "kept until" in words
-    # the consent state: e-mail granted, other channels never asked
+    # the consent state: e-mail granted, other channels never asked, in the domain's words
     html = resp.get_data(as_text=True)
-    assert 'data-purpose="marketing" data-status="partly"' in html
+    assert 'data-purpose="marketing" data-status="partial"' in html
+    assert "Offers and news Granted for e-mail only" in words
     assert 'data-channel="email" data-status="granted"' in html
     assert 'data-channel="sms" data-status="never_asked"' in html
     assert resp.headers["Content-Security-Policy"] == CSP
@@ -510,8 +518,10 @@ def test_a_channel_is_withdrawn_alone(
     page = open_page(client, link_for(app, db))
     form = {"csrf_token": csrf(page), "purpose": "marketing", "status": "withdrawn"}
     assert client.post("/my/consents", data={**form, "channel": "sms"}).status_code == 303
-    html = client.get("/my").get_data(as_text=True)
-    assert 'data-purpose="marketing" data-status="partly"' in html
+    resp = client.get("/my")
+    html = resp.get_data(as_text=True)
+    assert 'data-purpose="marketing" data-status="partial"' in html
+    assert "Offers and news Granted except text messages" in text(resp)
     assert 'data-channel="sms" data-status="withdrawn"' in html
     assert 'data-channel="email" data-status="granted"' in html
 
@@ -908,9 +918,12 @@ def test_the_pages_words_go_through_gettext(
         "Stop by ⟦e-mail⟧⟧",
         "You prefer to be contacted by ⟦e-mail⟧⟧",
         "e-mail",
-        "On some channels",
+        "Not asked",
     ):
         assert "⟦" + message in words, message
+    # A purpose's summary is the domain's own words, the same in every view (issue 15,
+    # one consent truth): not the page's to translate.
+    assert "Offers and news Granted for e-mail only" in words
     refused = text(app.test_client().get("/my"))
     assert "⟦This link does not work⟧" in refused
 

@@ -16,7 +16,8 @@ from typing import Any
 import sqlite_utils
 
 from .. import profile as domain
-from ..consent import CHANNELS, ConsentRecord, ConsentState, may_use_channel
+from ..consent import CHANNELS, ConsentState
+from ..consent_state import ChannelState, PurposeState, effective
 from ..policy import Policy, Purpose
 from ..store.db import rows
 from .i18n import gettext as _
@@ -30,15 +31,9 @@ MAX_SENTENCE = 400
 
 
 @dataclass(frozen=True, slots=True)
-class ChannelChoice:
-    channel: str
-    status: str  # granted, withdrawn, denied, never_asked
-    since: str | None
-
-
-@dataclass(frozen=True, slots=True)
 class PurposeChoice:
-    """One purpose as the customer sees it: its effective state and what she may do."""
+    """One purpose as the customer sees it: the domain's effective state (the same the
+    sidebar, the API and `trustline profile` show) and what she may do about it."""
 
     purpose: str
     title: str
@@ -47,35 +42,36 @@ class PurposeChoice:
     benefit: str
     lawful_basis: str
     objectable: bool  # processed unless she objects (no consent asked)
-    status: str  # granted, partly, withdrawn, denied, never_asked, active (objectable)
-    since: str | None
-    per_channel: bool
-    channels: tuple[ChannelChoice, ...]
+    state: PurposeState
+    since: str | None  # when the records that decide the state were made, the latest
+    channels: tuple[ChannelState, ...]  # per-channel purposes: the channels listed
     can_grant: bool
+
+    @property
+    def status(self) -> str:
+        """One of `consent_state.PURPOSE_STATUSES`."""
+        return self.state.status
+
+    @property
+    def summary(self) -> str:
+        """The state in the domain's words ("Granted for e-mail only")."""
+        return self.state.summary
+
+    @property
+    def per_channel(self) -> bool:
+        return self.state.per_channel
 
 
 def consent_choices(state: ConsentState, policy: Policy, now: datetime) -> list[PurposeChoice]:
-    """The customer's consents per purpose and channel, as one coherent state.
-
-    The one place the page reads consent: switch it to the domain's consent-state model
-    when that lands. Channels come from the consent engine's own `may_use_channel`, so a
-    purpose-wide record and channel records can never tell two stories.
-    """
+    """The customer's consents per purpose and channel, read from the domain's one
+    consent state (`consent_state.effective`), in the policy's order."""
     out = []
-    for name, purpose in policy.purposes.items():
+    for name, current in effective(state, policy, now).items():
+        purpose = policy.purposes[name]
         if purpose.enforcement == "never_store":
             continue
-        per_channel = purpose.enforcement == "consent_required_per_channel"
-        channels: tuple[ChannelChoice, ...] = ()
-        whole = _purpose_record(state, purpose, now)
-        if per_channel:
-            channels = tuple(_channel(state, policy, name, c, now) for c in _listed(state, name))
-            status = _summary(channels, whole)
-            since = max((c.since for c in channels if c.since), default=None)
-        elif whole is None:
-            status, since = ("never_asked" if purpose.needs_consent else "active"), None
-        else:
-            status, since = whole.status, domain.iso(whole.recorded_at)
+        named = {c.channel for c in current.channels}
+        listed = [c for c in CHANNELS if c in USUAL_CHANNELS or c in named]
         out.append(
             PurposeChoice(
                 purpose=name,
@@ -85,61 +81,20 @@ def consent_choices(state: ConsentState, policy: Policy, now: datetime) -> list[
                 benefit=purpose.benefit,
                 lawful_basis=purpose.lawful_basis,
                 objectable=not purpose.needs_consent,
-                status=status,
-                since=since,
-                per_channel=per_channel,
-                channels=channels,
+                state=current,
+                since=_since(state, current),
+                channels=tuple(current.channel(c) for c in listed) if current.per_channel else (),
                 can_grant=purpose.needs_consent and purpose.self_service_grant,
             )
         )
     return out
 
 
-def _purpose_record(state: ConsentState, purpose: Purpose, now: datetime) -> ConsentRecord | None:
-    record = state.current(purpose.name, None, now)
-    if record is not None and record.purpose == "all" and not purpose.needs_consent:
-        # As the engine decides: withdrawing "all" consents is no objection to an
-        # objectable purpose; only an objection naming it is.
-        named = ConsentState(tuple(r for r in state.records if r.purpose == purpose.name))
-        record = named.current(purpose.name, None, now)
-    return record
-
-
-def _listed(state: ConsentState, purpose: str) -> list[str]:
-    recorded = {r.channel for r in state.records if r.purpose == purpose and r.channel}
-    return [c for c in CHANNELS if c in USUAL_CHANNELS or c in recorded]
-
-
-_REFUSED = {
-    "consent_withdrawn": "withdrawn",
-    "consent_denied": "denied",
-    "objected": "withdrawn",
-    "no_consent": "never_asked",
-}
-
-
-def _channel(
-    state: ConsentState, policy: Policy, purpose: str, channel: str, now: datetime
-) -> ChannelChoice:
-    decision = may_use_channel(purpose, channel, state, policy, now)
-    status = "granted" if decision.allowed else _REFUSED.get(decision.reason, "never_asked")
-    record = next((r for r in state.records if r.id == decision.consent_record_id), None)
-    if record is None:
-        record = state.current(purpose, channel, now)
-    since = domain.iso(record.recorded_at) if record is not None else None
-    return ChannelChoice(channel, status, since)
-
-
-def _summary(channels: tuple[ChannelChoice, ...], whole: ConsentRecord | None) -> str:
-    granted = sum(1 for c in channels if c.status == "granted")
-    if channels and granted == len(channels):
-        return "granted"
-    if granted:
-        return "partly"
-    refused = [c for c in channels if c.status in ("withdrawn", "denied")]
-    if whole is not None and whole.status != "granted":
-        return whole.status
-    return max(refused, key=lambda c: c.since or "").status if refused else "never_asked"
+def _since(state: ConsentState, current: PurposeState) -> str | None:
+    """When the latest of the records in force for the purpose was made."""
+    ids = {current.purpose_wide.record_id, *(c.record_id for c in current.channels)} - {None}
+    made = [r.recorded_at for r in state.records if r.id in ids]
+    return domain.iso(max(made)) if made else None
 
 
 # -- facts -------------------------------------------------------------------------------
@@ -336,14 +291,14 @@ def channel_name(channel: str | None) -> str:
     return names.get(channel or "", channel or "")
 
 
-def status_text(status: str) -> str:
+def channel_status_text(status: str) -> str:
+    """A channel's state (`consent_state.CHANNEL_STATUSES`) in a word or two."""
     return {
         "granted": _("Yes"),
-        "partly": _("On some channels"),
         "withdrawn": _("Stopped"),
         "denied": _("No"),
+        "expired": _("Ended"),
         "never_asked": _("Not asked"),
-        "active": _("Yes, unless you object"),
     }.get(status, status)
 
 
