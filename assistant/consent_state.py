@@ -26,7 +26,7 @@ Purpose statuses (`PurposeState.status`, stable, see `PURPOSE_STATUSES`): `grant
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -132,29 +132,59 @@ class PurposeState:
     @property
     def summary(self) -> str:
         """The state in a few plain words: "Granted for e-mail only"."""
-        refused = _names(self.refused_channels)
+        return self.summary_in(_untranslated)
+
+    def summary_in(self, translate: Callable[[str], str]) -> str:
+        """`summary` with every phrase and channel name passed through `translate` (a
+        gettext function: the phrases are its message ids, with `%(name)s` values), so
+        a view in another language says the same state in its own words."""
+        t = translate
+
+        def names(channels: Iterable[str]) -> str:
+            return _names(channels, t)
+
+        refused = names(self.refused_channels)
         if self.status == "not_needed":
-            return f"No consent needed; objected to {refused}" if refused else "No consent needed"
+            if refused:
+                return t("No consent needed; objected to %(channels)s") % {"channels": refused}
+            return t("No consent needed")
         if self.status == "objected":
-            return "Objected"
+            return t("Objected")
         if self.status == "granted":
             until = self.expires_at
-            return f"Granted until {_date(until)}" if until else "Granted"
+            return t("Granted until %(date)s") % {"date": _date(until)} if until else t("Granted")
+        refusal = t(_refusal(self.channels))
         if self.status == "partial":
             if self.purpose_wide.granted:
-                return f"Granted except {refused}"
-            text = f"Granted for {_names(self.granted_channels)} only"
-            return f"{text}; {refused} {_refusal(self.channels)}" if refused else text
+                return t("Granted except %(channels)s") % {"channels": refused}
+            text = t("Granted for %(channels)s only") % {"channels": names(self.granted_channels)}
+            if refused:
+                return t("%(state)s; %(channels)s %(refusal)s") % {
+                    "state": text,
+                    "channels": refused,
+                    "refusal": refusal,
+                }
+            return text
         if self.status == "expired":
             ended = _last_end(self._ledger, self._at)
-            text = f"Expired on {_date(ended)}" if ended else "Expired"
-            return f"{text}; {refused} {_refusal(self.channels)}" if refused else text
+            text = t("Expired on %(date)s") % {"date": _date(ended)} if ended else t("Expired")
+            if refused:
+                return t("%(state)s; %(channels)s %(refusal)s") % {
+                    "state": text,
+                    "channels": refused,
+                    "refusal": refusal,
+                }
+            return text
         if self.status in _REFUSED:
-            word = "Withdrawn" if self.status == "withdrawn" else "Refused"
-            if self.purpose_wide.status in _REFUSED:
-                return word
-            return f"{word} for {refused}"
-        return "Never asked"
+            whole = self.purpose_wide.status in _REFUSED
+            if self.status == "withdrawn":
+                if whole:
+                    return t("Withdrawn")
+                return t("Withdrawn for %(channels)s") % {"channels": refused}
+            if whole:
+                return t("Refused")
+            return t("Refused for %(channels)s") % {"channels": refused}
+        return t("Never asked")
 
     def to_dict(self) -> dict[str, Any]:
         """The API's shape (`PurposeConsent` in the OpenAPI document)."""
@@ -259,11 +289,15 @@ def _last_end(ledger: Iterable[ConsentRecord], at: datetime) -> datetime | None:
     return max(ended, default=None)
 
 
-def _names(channels: Iterable[str]) -> str:
-    words = [CHANNEL_NAMES.get(c, c.replace("_", " ")) for c in channels]
+def _untranslated(message: str) -> str:
+    return message
+
+
+def _names(channels: Iterable[str], t: Callable[[str], str] = _untranslated) -> str:
+    words = [t(CHANNEL_NAMES.get(c, c.replace("_", " "))) for c in channels]
     if len(words) <= 1:
         return "".join(words)
-    return ", ".join(words[:-1]) + " and " + words[-1]
+    return t("%(first)s and %(last)s") % {"first": ", ".join(words[:-1]), "last": words[-1]}
 
 
 def _date(value: datetime | None) -> str:

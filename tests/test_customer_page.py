@@ -921,9 +921,11 @@ def test_the_pages_words_go_through_gettext(
         "Not asked",
     ):
         assert "⟦" + message in words, message
-    # A purpose's summary is the domain's own words, the same in every view (issue 15,
-    # one consent truth): not the page's to translate.
-    assert "Offers and news Granted for e-mail only" in words
+    # A purpose's summary is the domain's state, the same in every view (issue 15, one
+    # consent truth), said in the page's language: its phrases and channel names are
+    # message ids too.
+    assert "⟦Granted for %(channels)s only⟧" not in words
+    assert "⟦Granted for ⟦e-mail⟧ only⟧" in words
     refused = text(app.test_client().get("/my"))
     assert "⟦This link does not work⟧" in refused
 

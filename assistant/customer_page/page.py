@@ -20,6 +20,7 @@ from ..consent import CHANNELS, ConsentState
 from ..consent_state import ChannelState, PurposeState, effective
 from ..policy import Policy, Purpose
 from ..store.db import rows
+from .i18n import current as current_translations
 from .i18n import gettext as _
 
 # Channels a per-channel purpose always lists (the marketing wording names these); others
@@ -54,8 +55,9 @@ class PurposeChoice:
 
     @property
     def summary(self) -> str:
-        """The state in the domain's words ("Granted for e-mail only")."""
-        return self.state.summary
+        """The state in the domain's words ("Granted for e-mail only"), in the page's
+        language: the domain's phrases are gettext message ids."""
+        return self.state.summary_in(current_translations().gettext)
 
     @property
     def per_channel(self) -> bool:
