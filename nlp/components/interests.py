@@ -9,12 +9,14 @@ the marks in ``doc.spans[SPANS_KEY]`` for trustline_preferences to read.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
+from spacy.util import minibatch
 
 from ..errors import ModelNotTrainedError
 
@@ -34,12 +36,20 @@ class LearnedInterests:
         nlp.vocab.strings.add(LABEL)
 
     def __call__(self, doc: Doc) -> Doc:
-        saved = doc.ents
-        doc.ents = []
-        self.recogniser(doc)
-        doc.spans[SPANS_KEY] = [e for e in doc.ents if e.label_ == LABEL]
-        doc.ents = saved
-        return doc
+        return next(iter(self.pipe([doc])))
+
+    def pipe(self, docs: Iterable[Doc], batch_size: int = 128) -> Iterator[Doc]:
+        """Batched, as the recogniser predicts a batch at once (much cheaper per text)."""
+        for batch in minibatch(docs, size=batch_size):  # type: ignore[no-untyped-call]
+            saved = [doc.ents for doc in batch]
+            for doc in batch:
+                doc.ents = []
+            for doc, ents in zip(
+                self.recogniser.pipe(batch, batch_size=batch_size), saved, strict=True
+            ):
+                doc.spans[SPANS_KEY] = [e for e in doc.ents if e.label_ == LABEL]
+                doc.ents = ents
+                yield doc
 
     def initialize(self, *args: Any, **kwargs: Any) -> None:
         """Nothing to do: the recogniser is trained by `trustline train`."""
