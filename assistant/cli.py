@@ -283,7 +283,7 @@ def extract(
 )
 @click.option(
     "--component",
-    type=click.Choice(["all", "complaints", "interests"]),
+    type=click.Choice(["all", "complaints", "interests", "consent"]),
     default="all",
     show_default=True,
     help="Which trained component to rebuild.",
@@ -292,7 +292,7 @@ def extract(
     "--output",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Folder to save into, as OUTPUT/complaints and OUTPUT/interests "
+    help="Folder to save into, as OUTPUT/complaints, OUTPUT/interests and OUTPUT/consent "
     "(default: nlp/models/<lang>/, the shipped location).",
 )
 def train(
@@ -302,12 +302,12 @@ def train(
 
     The complaint classifier reads nlp/training/<lang>/complaints-*.jsonl and the corpus's
     training splits, prints the score on a held-out fifth, then trains on all of it. The
-    interest recogniser learns from the corpus's gold interest values. Both are seeded:
-    the same seed and data give the same models, which `trustline extract` and the
-    server load.
+    interest recogniser learns from the corpus's gold interest values, the consent
+    classifier from its gold consent statements. All are seeded: the same seed and data
+    give the same models, which `trustline extract` and the server load.
     """
     from nlp.train import train as run_training
-    from nlp.train import train_interests
+    from nlp.train import train_consent, train_interests
 
     if component in ("all", "complaints"):
         run_training(
@@ -321,6 +321,10 @@ def train(
     if component in ("all", "interests"):
         train_interests(
             lang, seed=seed, output=output / "interests" if output else None, log=click.echo
+        )
+    if component in ("all", "consent"):
+        train_consent(
+            lang, seed=seed, output=output / "consent" if output else None, log=click.echo
         )
 
 

@@ -82,7 +82,12 @@ def split(data: list[Labelled], dev_fraction: float, seed: int) -> tuple[list[La
     return shuffled[n_dev:], shuffled[:n_dev]
 
 
-def make_pipeline(lang: str, architecture: str) -> Language:
+def make_pipeline(
+    lang: str,
+    architecture: str,
+    labels: Iterable[str] = LABELS,
+    name: str = TEXTCAT_NAME,
+) -> Language:
     nlp = spacy.blank(lang)
     if architecture == "bow":
         model = {
@@ -122,9 +127,9 @@ def make_pipeline(lang: str, architecture: str) -> Language:
             },
         }
     textcat: Any = nlp.add_pipe(
-        "textcat_multilabel", name=TEXTCAT_NAME, config={"model": model, "threshold": 0.5}
+        "textcat_multilabel", name=name, config={"model": model, "threshold": 0.5}
     )
-    for label in LABELS:
+    for label in labels:
         textcat.add_label(label)
     return nlp
 
@@ -328,3 +333,69 @@ def train_interests(
     nlp.to_disk(out)
     log(f"saved to {out}")
     return {"n_train": len(data)}
+
+
+# -- the consent statement classifier ----------------------------------------------------
+
+CONSENT_COMPONENT = "trustline_consent_textcat"
+CONSENT_PREFIX = "consent:"
+
+
+def consent_dir(lang: str) -> Path:
+    return PACKAGE_DIR / "models" / lang / "consent"
+
+
+def consent_labels(gold: Iterable[dict[str, Any]]) -> set[str]:
+    """The consent statements of a text as labels: "consent:withdraw:marketing"."""
+    return {
+        f"{CONSENT_PREFIX}{g['action']}:{g['purpose']}"
+        for g in gold
+        if g.get("kind") == "consent" and g.get("action") and g.get("purpose")
+    }
+
+
+def train_consent(
+    lang: str = "en",
+    *,
+    epochs: int = 10,
+    seed: int = 0,
+    output: Path | None = None,
+    log: Any = print,
+) -> dict[str, Any]:
+    """Train the consent statement classifier (which statements a text makes, one label
+    per action and purpose) on the corpus's training splits and save it."""
+    corpus = PACKAGE_DIR / "training" / lang / "corpus"
+    rows = [
+        json.loads(line)
+        for name in CORPUS_TRAIN_SPLITS
+        if (corpus / name).is_file()
+        for line in (corpus / name).read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    if not rows:
+        raise SystemExit(f"no corpus training data under {corpus}")
+    labels = sorted({label for r in rows for label in consent_labels(r["gold"])})
+    log(f"consent: {len(rows)} texts, {len(labels)} labels")
+    fix_random_seed(seed)
+    nlp = make_pipeline(lang, "ensemble", labels, CONSENT_COMPONENT)
+    examples = []
+    for r in rows:
+        found = consent_labels(r["gold"])
+        cats = {label: float(label in found) for label in labels}
+        examples.append(Example.from_dict(nlp.make_doc(r["text"]), {"cats": cats}))
+    optimizer = nlp.initialize(lambda: examples)
+    rng = random.Random(seed)
+    for epoch in range(epochs):
+        rng.shuffle(examples)
+        losses: dict[str, float] = {}
+        for batch in spacy_util.minibatch(examples, size=8):  # type: ignore[no-untyped-call]
+            nlp.update(batch, sgd=optimizer, losses=losses, drop=0.2)
+        log(f"consent: epoch {epoch + 1}/{epochs}, loss {losses[CONSENT_COMPONENT]:.2f}")
+    out = output or consent_dir(lang)
+    out.mkdir(parents=True, exist_ok=True)
+    nlp.meta["name"] = "trustline_consent"
+    nlp.meta["version"] = "0.1.0"
+    nlp.meta["description"] = f"Consent statement classifier, {len(rows)} corpus texts"
+    nlp.to_disk(out)
+    log(f"saved to {out}")
+    return {"n_train": len(rows), "labels": labels}

@@ -10,9 +10,15 @@ from spacy.tokens import Doc, Span
 from ..text import PhraseTable, build_table, clauses, doc_keys, segments
 from .base import DataComponent, add_fact, evidence_for, make_fact
 
+# Labels of the trained consent classifier (`trustline train`): "consent:ACTION:PURPOSE".
+LEARNED_PREFIX = "consent:"
+LEARNED_COMPONENT = "trustline_consent_textcat"
+LEARNED_CONFIDENCE = 0.6  # below the rules' 0.8
+
 
 class Consent(DataComponent):
     data_name = "consent"
+    learned_threshold = 2.0  # > 1: the trained classifier is not read
 
     def setup(self) -> None:
         d, md = self.data, self.make_doc
@@ -72,7 +78,61 @@ class Consent(DataComponent):
             chans = self.channels.find(keys, seg.start, seg.end)
             if chans:
                 last_channel = chans[0].value
+        self._learned(doc, keys, seen)
         return doc
+
+    def _learned(self, doc: Doc, keys: list[str], seen: set[tuple[str, str, str | None]]) -> None:
+        """Statements the trained classifier is confident of and no phrase rule found
+        ("stop txting me ur deals", "unsub me from the newsletter").
+
+        The classifier reads the whole text; the evidence is the segment it scores
+        highest for that statement, and a marketing statement takes the channel named in
+        that segment. Nothing is added in what the company says it did, nor against what
+        the rules read for the same purpose (a grant beside a withdrawal they found). Only
+        grants and withdrawals (an erasure or access request opens a data-subject request:
+        that stays with the rules' exact reading, which tells "please delete my data" from
+        "you deleted my account"), and for a purpose other than marketing only where the
+        segment names it. Its
+        confidence is lower than a rule's, so a channel preference the rules read in the
+        same words ("no longer wants texts") stands against it (postprocess.resolve).
+        """
+        found = {(a, p) for a, p, _ in seen}
+        wanted = [
+            (label, tuple(label[len(LEARNED_PREFIX) :].split(":", 1)))
+            for label, score in doc.cats.items()
+            if label.startswith(LEARNED_PREFIX) and score >= self.learned_threshold
+        ]
+        opposite = {"grant": "withdraw", "withdraw": "grant"}
+        wanted = [
+            (label, ap)
+            for label, ap in wanted
+            if len(ap) == 2
+            and ap not in found
+            # the rules read this purpose the other way: they saw the wording, keep theirs
+            and (opposite.get(ap[0], ""), ap[1]) not in found
+        ]
+        if not wanted or LEARNED_COMPONENT not in self.nlp.pipe_names:
+            return
+        classifier: Any = self.nlp.get_pipe(LEARNED_COMPONENT)
+        segs = segments(doc)
+        if not segs:
+            return
+        scored = [classifier(seg.as_doc()).cats for seg in segs]
+        for label, (action, purpose) in wanted:
+            best = max(range(len(segs)), key=lambda i: scored[i].get(label, 0.0))
+            seg = segs[best]
+            first = next((t for t in seg if not t.is_punct and not t.like_num), None)
+            if first is not None and keys[first.i] in self.agent_actions:
+                continue
+            if action not in ("grant", "withdraw"):
+                continue  # erasure and access open a request: the rules' exact reading only
+            if purpose != "marketing" and purpose not in {p for _, p in self._purposes(keys, seg)}:
+                continue  # analytics, personalisation, sharing: only where the rules see it named
+            channel = None
+            if purpose == "marketing":
+                chans = self.channels.find(keys, seg.start, seg.end)
+                channel = chans[0].value if chans else None
+            self._add(doc, seen, seg, action, purpose, channel, LEARNED_CONFIDENCE)
 
     def _purposes(self, keys: list[str], clause: Span) -> list[tuple[int, str]]:
         out: list[tuple[int, str]] = []
@@ -149,6 +209,7 @@ class Consent(DataComponent):
         action: str,
         purpose: str,
         channel: str | None,
+        confidence: float = 0.8,
     ) -> None:
         key = (action, purpose, channel)
         if key in seen or ((action, purpose, None) in seen and channel is None):
@@ -158,9 +219,11 @@ class Consent(DataComponent):
         if channel:
             attrs["channel"] = channel
         ev = evidence_for(doc, span.start_char, span.end_char)
-        add_fact(doc, make_fact("consent", ev, 0.8, **attrs))
+        add_fact(doc, make_fact("consent", ev, confidence, **attrs))
 
 
-@Language.factory("trustline_consent")
-def make_consent(nlp: Language, name: str) -> Consent:
-    return Consent(nlp, name)
+@Language.factory("trustline_consent", default_config={"learned_threshold": 2.0})
+def make_consent(nlp: Language, name: str, learned_threshold: float) -> Consent:
+    consent = Consent(nlp, name)
+    consent.learned_threshold = learned_threshold
+    return consent
