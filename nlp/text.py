@@ -192,3 +192,10 @@ def clauses(span: Span, keys: Sequence[str], break_words: Set[str] = frozenset()
     if start < span.end:
         out.append(doc[start : span.end])
     return [c for c in out if any(not t.is_punct and not t.is_space for t in c)]
+
+
+def reported_speaker(span: Span, keys: Sequence[str], speakers: Set[str]) -> bool:
+    """True when `span` states the wish of someone other than the customer: its subject
+    is one of `speakers` ("her husband says she prefers post", "my wife wants the
+    newsletter"), a word list from nlp/lang/<lang>/text.json ("other_speakers")."""
+    return any(keys[t.i] in speakers and t.dep_ in {"nsubj", "nsubjpass"} for t in span)

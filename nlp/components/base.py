@@ -96,6 +96,10 @@ class DataComponent:
         """
         return frozenset(load(self.nlp.lang, "text")["clause_breaks"]["words"])
 
+    def other_speakers(self) -> frozenset[str]:
+        """People other than the customer whose wishes a text may report (text.json)."""
+        return self.words(load(self.nlp.lang, "text")["other_speakers"])
+
     def make_doc(self, text: str) -> Doc:
         """Tokenise a lexicon phrase exactly like document text, shorthand norms included."""
         doc = self.nlp.make_doc(text)

@@ -7,7 +7,7 @@ from typing import Any
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from ..text import PhraseTable, build_table, clauses, doc_keys, segments
+from ..text import PhraseTable, build_table, clauses, doc_keys, reported_speaker, segments
 from .base import DataComponent, add_fact, evidence_for, make_fact
 
 # Labels of the trained consent classifier (`trustline train`): "consent:ACTION:PURPOSE".
@@ -42,6 +42,7 @@ class Consent(DataComponent):
         self.noun_only = self.words(d["noun_only_purposes"])
         self.third_party_words = self.words(d["third_party_needs_sharing"])
         self.clause_break_words = self.clause_breaks()
+        self.speakers = self.other_speakers()
 
     def __call__(self, doc: Doc) -> Doc:
         self._require()
@@ -124,6 +125,8 @@ class Consent(DataComponent):
             first = next((t for t in seg if not t.is_punct and not t.like_num), None)
             if first is not None and keys[first.i] in self.agent_actions:
                 continue
+            if reported_speaker(seg, keys, self.speakers):
+                continue
             if action not in ("grant", "withdraw"):
                 continue  # erasure and access open a request: the rules' exact reading only
             if purpose != "marketing" and purpose not in {p for _, p in self._purposes(keys, seg)}:
@@ -174,6 +177,8 @@ class Consent(DataComponent):
         first = next((t for t in clause if not t.is_punct and not t.like_num), None)
         if first is not None and keys[first.i] in self.agent_actions:
             return []
+        if reported_speaker(clause, keys, self.speakers):
+            return []  # someone else's wish ("her husband says stop the emails")
         purposes = self._purposes(keys, clause)
         if any(p == "data_sharing" for _, p in purposes):
             purposes = [(i, p) for i, p in purposes if p != "marketing"]

@@ -14,7 +14,7 @@ from typing import Any
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
-from ..text import PhraseTable, build_table, clauses, doc_keys, segments
+from ..text import PhraseTable, build_table, clauses, doc_keys, reported_speaker, segments
 from .base import DataComponent, add_fact, evidence_for, make_fact
 
 VERBAL = ("VERB", "AUX")
@@ -62,6 +62,7 @@ class Preferences(DataComponent):
     def setup(self) -> None:
         self._setup_lexicons()
         self._setup_rules()
+        self.speakers = self.other_speakers()
 
     def _setup_lexicons(self) -> None:
         """Value lexicons, polarity cue tables and the word sets matched on token keys."""
@@ -385,7 +386,11 @@ class Preferences(DataComponent):
                 continue
             parts = clauses(seg, keys, self.clause_break_words)
             clause = next((c for c in parts if c.start <= mark.start < c.end), seg)
-            if self._is_agent_clause(doc, keys, clause) or doc[mark.end - 1].is_stop:
+            if (
+                self._is_agent_clause(doc, keys, clause)
+                or reported_speaker(clause, keys, self.speakers)
+                or doc[mark.end - 1].is_stop
+            ):
                 continue
             if any(True for _ in self.negators.find(keys, clause.start, mark.start)):
                 continue
@@ -415,7 +420,9 @@ class Preferences(DataComponent):
         prev_interest: str | None = None
         wish_before = False  # an earlier clause of this segment states a wish
         for clause in clause_list:
-            if self._is_agent_clause(doc, keys, clause):
+            if self._is_agent_clause(doc, keys, clause) or reported_speaker(
+                clause, keys, self.speakers
+            ):
                 prev_interest = None
                 continue
             ms = self.mentions(doc, keys, clause)
