@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .evaluate import leaked
+from .text import plain_singular
 
 KINDS = ("preference", "complaint", "consent", "sensitive")
 NONE = "none"
@@ -41,14 +42,7 @@ def head(value: str, lang: str = "en") -> str:
             return ""
         first = words[0]
         return first[:-1] if len(first) > 3 and first[-1] in "sx" else first
-    if not words:
-        return ""
-    last = words[-1]
-    if len(last) > 3 and last.endswith("ies"):
-        return last[:-3] + "y"
-    if len(last) > 3 and last.endswith("s") and not last.endswith("ss"):
-        return last[:-1]
-    return last
+    return plain_singular(words[-1]) if words else ""
 
 
 def matches(kind: str, gold: Mapping[str, Any], pred: Mapping[str, Any], lang: str = "en") -> bool:

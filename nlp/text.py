@@ -30,6 +30,17 @@ def singular(word: str) -> str:
     return word
 
 
+def plain_singular(word: str) -> str:
+    """The shared scorer's English singular: how interest values are told apart (the
+    head word of "winter jackets" is "jacket"). Cruder than `singular`, and kept exactly
+    as ../shared/tools/score_extraction.py reads values."""
+    if len(word) > 3 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
 # The singular rule of each language (ISO 639-1 code): a morphology rule is code, not a
 # word list, so a new language adds its function here next to its nlp/lang/<lang>/ data.
 SINGULARIZERS: dict[str, Callable[[str], str]] = {"en": singular}

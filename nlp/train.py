@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from spacy.training import Example
 from thinc.api import fix_random_seed
 
 from .facts import COMPLAINT_CATEGORIES
+from .text import plain_singular
 
 PACKAGE_DIR = Path(__file__).parent
 TEXTCAT_NAME = "trustline_textcat"
@@ -166,13 +167,8 @@ def train(
     dev_scores = evaluate(nlp, dev_set)
     log(f"held-out dev ({len(dev_set)} texts): {dev_scores}")
     final = _fit(lang, architecture, data, epochs, seed)
-    out = output or model_dir(lang)
-    out.mkdir(parents=True, exist_ok=True)
-    final.meta["name"] = "trustline_complaints"
-    final.meta["version"] = "0.1.0"
-    final.meta["description"] = f"Complaint classifier ({architecture}), {len(data)} texts"
-    final.to_disk(out)
-    log(f"saved to {out}")
+    description = f"Complaint classifier ({architecture}), {len(data)} texts"
+    _save(final, output or model_dir(lang), "trustline_complaints", description, log)
     return {"dev": dev_scores, "n_train": len(data)}
 
 
@@ -180,14 +176,38 @@ def _fit(lang: str, architecture: str, data: list[Labelled], epochs: int, seed: 
     fix_random_seed(seed)
     nlp = make_pipeline(lang, architecture)
     examples = [Example.from_dict(nlp.make_doc(d.text), {"cats": d.cats}) for d in data]
+    _update(nlp, examples, epochs=epochs, seed=seed, batch_size=16)
+    return nlp
+
+
+def _update(
+    nlp: Language,
+    examples: list[Example],
+    *,
+    epochs: int,
+    seed: int,
+    batch_size: int,
+    each_epoch: Callable[[int, dict[str, float]], None] | None = None,
+) -> None:
+    """Initialise `nlp` on `examples` and train it: seeded shuffles, fixed batches."""
     optimizer = nlp.initialize(lambda: examples)
     rng = random.Random(seed)
-    for _ in range(epochs):
+    for epoch in range(epochs):
         rng.shuffle(examples)
         losses: dict[str, float] = {}
-        for batch in spacy_util.minibatch(examples, size=16):  # type: ignore[no-untyped-call]
+        for batch in spacy_util.minibatch(examples, size=batch_size):  # type: ignore[no-untyped-call]
             nlp.update(batch, sgd=optimizer, losses=losses, drop=0.2)
-    return nlp
+        if each_epoch is not None:
+            each_epoch(epoch, losses)
+
+
+def _save(nlp: Language, out: Path, name: str, description: str, log: Any) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    nlp.meta["name"] = name
+    nlp.meta["version"] = "0.1.0"
+    nlp.meta["description"] = description
+    nlp.to_disk(out)
+    log(f"saved to {out}")
 
 
 # -- the interest recogniser -------------------------------------------------------------
@@ -202,12 +222,7 @@ def interests_dir(lang: str) -> Path:
 
 
 def _singular(word: str) -> str:
-    w = word.lower()
-    if len(w) > 3 and w.endswith("ies"):
-        return w[:-3] + "y"
-    if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
-        return w[:-1]
-    return w
+    return plain_singular(word.lower())
 
 
 def locate_value(doc: Doc, value: str, max_words: int = 4) -> Span | None:
@@ -317,21 +332,18 @@ def train_interests(
         Example.from_dict(nlp.make_doc(t), {"entities": [(a, b, INTEREST_LABEL) for a, b in spans]})
         for t, spans in data
     ]
-    optimizer = nlp.initialize(lambda: examples)
-    rng = random.Random(seed)
-    for epoch in range(epochs):
-        rng.shuffle(examples)
-        losses: dict[str, float] = {}
-        for batch in spacy_util.minibatch(examples, size=8):  # type: ignore[no-untyped-call]
-            nlp.update(batch, sgd=optimizer, losses=losses, drop=0.2)
-        log(f"interests: epoch {epoch + 1}/{epochs}, loss {float(losses[INTEREST_COMPONENT]):.1f}")
-    out = output or interests_dir(lang)
-    out.mkdir(parents=True, exist_ok=True)
-    nlp.meta["name"] = "trustline_interests"
-    nlp.meta["version"] = "0.1.0"
-    nlp.meta["description"] = f"Interest recogniser, {len(data)} corpus texts"
-    nlp.to_disk(out)
-    log(f"saved to {out}")
+    _update(
+        nlp,
+        examples,
+        epochs=epochs,
+        seed=seed,
+        batch_size=8,
+        each_epoch=lambda e, losses: log(
+            f"interests: epoch {e + 1}/{epochs}, loss {float(losses[INTEREST_COMPONENT]):.1f}"
+        ),
+    )
+    description = f"Interest recogniser, {len(data)} corpus texts"
+    _save(nlp, output or interests_dir(lang), "trustline_interests", description, log)
     return {"n_train": len(data)}
 
 
@@ -383,19 +395,16 @@ def train_consent(
         found = consent_labels(r["gold"])
         cats = {label: float(label in found) for label in labels}
         examples.append(Example.from_dict(nlp.make_doc(r["text"]), {"cats": cats}))
-    optimizer = nlp.initialize(lambda: examples)
-    rng = random.Random(seed)
-    for epoch in range(epochs):
-        rng.shuffle(examples)
-        losses: dict[str, float] = {}
-        for batch in spacy_util.minibatch(examples, size=8):  # type: ignore[no-untyped-call]
-            nlp.update(batch, sgd=optimizer, losses=losses, drop=0.2)
-        log(f"consent: epoch {epoch + 1}/{epochs}, loss {losses[CONSENT_COMPONENT]:.2f}")
-    out = output or consent_dir(lang)
-    out.mkdir(parents=True, exist_ok=True)
-    nlp.meta["name"] = "trustline_consent"
-    nlp.meta["version"] = "0.1.0"
-    nlp.meta["description"] = f"Consent statement classifier, {len(rows)} corpus texts"
-    nlp.to_disk(out)
-    log(f"saved to {out}")
+    _update(
+        nlp,
+        examples,
+        epochs=epochs,
+        seed=seed,
+        batch_size=8,
+        each_epoch=lambda e, losses: log(
+            f"consent: epoch {e + 1}/{epochs}, loss {losses[CONSENT_COMPONENT]:.2f}"
+        ),
+    )
+    description = f"Consent statement classifier, {len(rows)} corpus texts"
+    _save(nlp, output or consent_dir(lang), "trustline_consent", description, log)
     return {"n_train": len(rows), "labels": labels}

@@ -8,7 +8,6 @@ the page's whole height) are written here.
 
 from __future__ import annotations
 
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import WAIT, chromium, csp_refusals, skip_without_chromium
 from flask import Flask
-from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -38,19 +36,6 @@ from assistant.webhooks import subscriptions
 from assistant.webhooks.worker import Worker
 from nlp import Extractor
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = "/usr/bin/chromedriver"
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1280,900",
-)
 HOST_SECRET = "browser-test-helpdesk-secret-" + "c" * 24
 SCREENSHOTS = Path(__file__).parents[1] / "docs" / "screenshots"
 SEEDED_AT = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)  # fixed dates: stable screenshots
@@ -60,11 +45,8 @@ REFUSED = (
     "This link does not work\nIt may have expired or been replaced by a newer one.\n"
     "Ask us for a new link the next time you contact us."
 )
-WAIT = 10  # seconds an explicit wait may take before the test fails
 
-if not CHROMIUM.exists():
-    reason = "needs Debian's chromium at /usr/bin/chromium (`make browsers` installs it)"
-    pytest.skip(reason, allow_module_level=True)  # allowed: chromium absent on a user machine
+skip_without_chromium()
 
 
 class Server:
@@ -136,18 +118,8 @@ def webhook_secret(app: Flask, receiver: Receiver) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def driver() -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    profile = tempfile.TemporaryDirectory(prefix="trustline-chromium-")
-    options.add_argument(f"--user-data-dir={profile.name}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    browser.set_script_timeout(WAIT)
-    yield browser
-    browser.quit()
-    profile.cleanup()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture(autouse=True)
@@ -155,12 +127,7 @@ def no_csp_violations(driver: WebDriver) -> Iterator[None]:
     """Whatever a test does, no page needs what its CSP forbids."""
     driver.get_log("browser")  # start clean
     yield
-    refused = [
-        e["message"]
-        for e in driver.get_log("browser")
-        if "Content Security Policy" in e["message"] or "Refused to" in e["message"]
-    ]
-    assert refused == []
+    assert csp_refusals(driver) == []
 
 
 # -- helpers ------------------------------------------------------------------------------

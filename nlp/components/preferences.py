@@ -14,7 +14,15 @@ from typing import Any
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
-from ..text import PhraseTable, build_table, clauses, doc_keys, reported_speaker, segments
+from ..text import (
+    PhraseTable,
+    build_table,
+    clauses,
+    doc_keys,
+    plain_singular,
+    reported_speaker,
+    segments,
+)
 from .base import DataComponent, add_fact, evidence_for, make_fact
 
 VERBAL = ("VERB", "AUX")
@@ -718,14 +726,7 @@ LEARNED_KEY = "trustline_interests"
 def _head(value: str) -> str:
     """The last word of a value, singular: how interests are told apart."""
     words = value.lower().split()
-    if not words:
-        return ""
-    last = words[-1]
-    if len(last) > 3 and last.endswith("ies"):
-        return last[:-3] + "y"
-    if len(last) > 3 and last.endswith("s") and not last.endswith("ss"):
-        return last[:-1]
-    return last
+    return plain_singular(words[-1]) if words else ""
 
 
 def _hyphenated(doc: Doc, i: int) -> bool:
