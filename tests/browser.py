@@ -1,16 +1,20 @@
-"""Headless Debian Chromium for the browser tests: one way to start it, one CSP check."""
+"""Headless Debian Chromium for the browser tests: one way to start it, one CSP check,
+and a real server on a loopback port for it to open."""
 
 from __future__ import annotations
 
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
+from werkzeug.serving import BaseWSGIServer, make_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -62,3 +66,20 @@ def csp_refusals(driver: WebDriver) -> list[str]:
         for e in driver.get_log("browser")
         if "Content Security Policy" in e["message"] or "Refused to" in e["message"]
     ]
+
+
+class Server:
+    """A werkzeug server in a thread, on a free loopback port."""
+
+    def __init__(self, app: Any) -> None:
+        self.httpd: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
+        self.port = self.httpd.server_port
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str = "/", host: str = "127.0.0.1") -> str:
+        return f"http://{host}:{self.port}{path}"
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

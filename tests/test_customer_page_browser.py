@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import WAIT, chromium, csp_refusals, skip_without_chromium
+from browser import WAIT, Server, chromium, csp_refusals, skip_without_chromium
 from flask import Flask
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
@@ -23,7 +23,6 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 from standardwebhooks.webhooks import Webhook
 from test_webhooks_receiver import Receiver
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from assistant import create_app
 from assistant import profile as domain
@@ -47,23 +46,6 @@ REFUSED = (
 )
 
 skip_without_chromium()
-
-
-class Server:
-    """A werkzeug server in a thread, on a free loopback port."""
-
-    def __init__(self, app: Any) -> None:
-        self.httpd: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
-        self.port = self.httpd.server_port
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ works on its own customer. The screenshots in docs/screenshots/ are written here
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import WAIT, chromium, csp_refusals, skip_without_chromium
+from browser import WAIT, Server, chromium, csp_refusals, skip_without_chromium
 from flask import Flask
 from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
@@ -24,7 +23,6 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from assistant import create_app
 from assistant import profile as domain
@@ -42,23 +40,6 @@ SEEDED_AT = datetime(2026, 1, 15, 9, 30, tzinfo=UTC)  # fixed dates: stable scre
 CARD = "4111 1111 1111 1111"
 
 skip_without_chromium()
-
-
-class Server:
-    """A werkzeug server in a thread, on a free loopback port."""
-
-    def __init__(self, app: Any) -> None:
-        self.httpd: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
-        self.port = self.httpd.server_port
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str = "/", host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture(scope="module")
