@@ -50,7 +50,8 @@ class Consent(DataComponent):
         seen: set[tuple[str, str, str | None]] = set()
         last_purposes: list[str] = []
         last_channel: str | None = None
-        for seg in segments(doc):
+        segs = segments(doc)
+        for seg in segs:
             seg_keys = set(keys[seg.start : seg.end])
             # "you deleted my account" reports an event; "please delete my data" asks
             requested = [  # a deletion asked for, not one reported ("you deleted it")
@@ -79,10 +80,16 @@ class Consent(DataComponent):
             chans = self.channels.find(keys, seg.start, seg.end)
             if chans:
                 last_channel = chans[0].value
-        self._learned(doc, keys, seen)
+        self._learned(doc, keys, segs, seen)
         return doc
 
-    def _learned(self, doc: Doc, keys: list[str], seen: set[tuple[str, str, str | None]]) -> None:
+    def _learned(
+        self,
+        doc: Doc,
+        keys: list[str],
+        segs: list[Span],
+        seen: set[tuple[str, str, str | None]],
+    ) -> None:
         """Statements the trained classifier is confident of and no phrase rule found
         ("stop txting me ur deals", "unsub me from the newsletter").
 
@@ -115,7 +122,6 @@ class Consent(DataComponent):
         if not wanted or LEARNED_COMPONENT not in self.nlp.pipe_names:
             return
         classifier: Any = self.nlp.get_pipe(LEARNED_COMPONENT)
-        segs = segments(doc)
         if not segs:
             return
         scored = [classifier(seg.as_doc()).cats for seg in segs]
