@@ -249,29 +249,37 @@ def locate_value(doc: Doc, value: str, max_words: int = 4) -> Span | None:
     return None
 
 
+def corpus_rows(lang: str) -> list[dict[str, Any]]:
+    """The annotated lines of the corpus's training splits, in file and line order."""
+    corpus = PACKAGE_DIR / "training" / lang / "corpus"
+    rows = [
+        json.loads(line)
+        for name in CORPUS_TRAIN_SPLITS
+        if (corpus / name).is_file()
+        for line in (corpus / name).read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    if not rows:
+        raise SystemExit(f"no corpus training data under {corpus}")
+    return rows
+
+
 def interest_examples(
-    base: Language, paths: Iterable[Path]
+    base: Language, rows: list[dict[str, Any]]
 ) -> list[tuple[str, list[tuple[int, int]]]]:
     """(text, [(start, end)]) for each corpus line: its positive gold interests, located."""
     out: list[tuple[str, list[tuple[int, int]]]] = []
-    for path in paths:
-        rows = [
-            json.loads(line)
-            for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip()
+    for row, doc in zip(rows, base.pipe(r["text"] for r in rows), strict=True):
+        spans = [
+            s
+            for g in row["gold"]
+            if g.get("kind") == "preference"
+            and g.get("field") == "interest"
+            and g.get("polarity") == "positive"
+            and (s := locate_value(doc, str(g.get("value", "")))) is not None
         ]
-        rows = [r for r in rows if "gold" in r]
-        for row, doc in zip(rows, base.pipe(r["text"] for r in rows), strict=True):
-            spans = [
-                s
-                for g in row["gold"]
-                if g.get("kind") == "preference"
-                and g.get("field") == "interest"
-                and g.get("polarity") == "positive"
-                and (s := locate_value(doc, str(g.get("value", "")))) is not None
-            ]
-            kept = spacy_util.filter_spans(spans)
-            out.append((row["text"], [(s.start_char, s.end_char) for s in kept]))
+        kept = spacy_util.filter_spans(spans)
+        out.append((row["text"], [(s.start_char, s.end_char) for s in kept]))
     return out
 
 
@@ -319,12 +327,7 @@ def train_interests(
 ) -> dict[str, Any]:
     """Train the interest recogniser on the corpus's training splits and save it."""
     base = spacy.load(base_model, exclude=["ner"])
-    corpus = PACKAGE_DIR / "training" / lang / "corpus"
-    data = interest_examples(
-        base, [corpus / n for n in CORPUS_TRAIN_SPLITS if (corpus / n).is_file()]
-    )
-    if not data:
-        raise SystemExit(f"no corpus training data under {corpus}")
+    data = interest_examples(base, corpus_rows(lang))
     log(f"interests: {len(data)} texts, {sum(len(s) for _, s in data)} located gold values")
     fix_random_seed(seed)
     nlp = make_interest_pipeline(lang)
@@ -376,16 +379,7 @@ def train_consent(
 ) -> dict[str, Any]:
     """Train the consent statement classifier (which statements a text makes, one label
     per action and purpose) on the corpus's training splits and save it."""
-    corpus = PACKAGE_DIR / "training" / lang / "corpus"
-    rows = [
-        json.loads(line)
-        for name in CORPUS_TRAIN_SPLITS
-        if (corpus / name).is_file()
-        for line in (corpus / name).read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
-    if not rows:
-        raise SystemExit(f"no corpus training data under {corpus}")
+    rows = corpus_rows(lang)
     labels = sorted({label for r in rows for label in consent_labels(r["gold"])})
     log(f"consent: {len(rows)} texts, {len(labels)} labels")
     fix_random_seed(seed)
