@@ -6,7 +6,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -127,6 +127,17 @@ def stream_results(
     extractor: Extractor, lines: Iterator[str], batch_size: int
 ) -> Iterator[dict[str, Any]]:
     """Results for JSONL input lines, in order, one batch in memory at a time."""
+    parsed = (parse_line(line) for line in lines if line.strip())
+    return stream_texts(extractor, parsed, batch_size)
+
+
+def stream_texts(
+    extractor: Extractor,
+    items: Iterable[tuple[Any, str | None, str | None]],
+    batch_size: int,
+) -> Iterator[dict[str, Any]]:
+    """Results for (id, text, error) items, in order, one batch in memory at a time: an
+    item with an error, or a text the extractor refuses, gives its error line."""
     batch: list[tuple[Any, str | None, str | None]] = []
 
     def flush() -> Iterator[dict[str, Any]]:
@@ -147,10 +158,7 @@ def stream_results(
             else:
                 yield next(results).to_dict() | {"id": ident}
 
-    for line in lines:
-        if not line.strip():
-            continue
-        ident, text, err = parse_line(line)
+    for ident, text, err in items:
         if err is None and text is not None:
             try:
                 extractor.check(text)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
 from nlp.scoring import format_report, score
 
-from .cli import _load_extractor, main, stream_results
+from .cli import _load_extractor, main, stream_texts
 
 
 @main.command(name="eval")
@@ -58,12 +57,8 @@ def eval_command(
         row.setdefault("id", f"line-{n}")
         items.append(row)
     extractor = _load_extractor(model)
-
-    def lines() -> Iterator[str]:
-        for item in items:
-            yield json.dumps({"id": item["id"], "text": item["text"]})
-
-    results = list(stream_results(extractor, lines(), batch_size))
+    texts = ((item["id"], item["text"], None) for item in items)
+    results = list(stream_texts(extractor, texts, batch_size))
     report = score(items, results)
     if as_json:
         out = report.as_dict()
