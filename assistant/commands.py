@@ -14,12 +14,12 @@ from flask import Flask
 
 from nlp import TrustlineNLPError
 
-from . import profile as domain
+from . import services
 from .auth import SCOPES, create_key
 from .cli import main
 from .consent import CHANNELS
+from .domain.errors import ProfileError
 from .policy import Policy, PolicyError
-from .profile import ProfileError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -70,11 +70,11 @@ def customer() -> None:
     """Add customers and link their identities in other systems."""
 
 
-def _identity(value: str) -> domain.Identity:
+def _identity(value: str) -> services.Identity:
     source, sep, external_id = value.partition(":")
     if not sep or not source or not external_id:
         raise click.BadParameter(f"{value!r}: use SOURCE:EXTERNAL_ID, e.g. crm:4711")
-    return domain.Identity(source, external_id)
+    return services.Identity(source, external_id)
 
 
 @customer.command("add")
@@ -93,7 +93,7 @@ def customer_add(
     parsed = [_identity(i) for i in identities]
     with app_db() as (_, handle):
         try:
-            found, created = domain.upsert_customer(
+            found, created = services.upsert_customer(
                 handle,
                 customer_id,
                 actor="cli",
@@ -105,7 +105,7 @@ def customer_add(
         except ProfileError as exc:
             raise _fail(exc) from exc
         _echo_json(
-            {**found, "identities": domain.identities_of(handle, customer_id), "created": created}
+            {**found, "identities": services.identities_of(handle, customer_id), "created": created}
         )
 
 
@@ -123,7 +123,7 @@ def ingest(customer_id: str, agent: str, source: str) -> None:
     text = sys.stdin.read()
     with app_db() as (_, handle):
         try:
-            stored = domain.ingest_note(
+            stored = services.save_note(
                 handle, get_extractor(), get_policy(), customer_id, text, agent=agent, source=source
             )
         except ProfileError as exc:
@@ -142,7 +142,7 @@ def show_profile(customer_id: str, as_json: bool) -> None:
 
     with app_db() as (_, handle):
         try:
-            view = domain.profile(handle, get_policy(), customer_id)
+            view = services.profile(handle, get_policy(), customer_id)
         except ProfileError as exc:
             raise _fail(exc) from exc
     if as_json:
@@ -265,7 +265,7 @@ def _consent_command(status: str) -> Callable[..., None]:
 
         with app_db() as (_, handle):
             try:
-                record = domain.record_consent(
+                record = services.record_consent(
                     handle,
                     get_policy(),
                     customer_id,
@@ -311,7 +311,7 @@ def consent_confirm(customer_id: str, proposal_id: int, agent: str, yes: bool) -
     with app_db() as (_, handle):
         policy = get_policy()
         try:
-            pending = domain.profile(handle, policy, customer_id)["consent_proposals"]
+            pending = services.profile(handle, policy, customer_id)["consent_proposals"]
         except ProfileError as exc:
             raise _fail(exc) from exc
         proposal = next((p for p in pending if p["id"] == proposal_id), None)
@@ -330,7 +330,7 @@ def consent_confirm(customer_id: str, proposal_id: int, agent: str, yes: bool) -
         if not yes:
             click.confirm("Did the customer agree to this wording?", abort=True, err=True)
         try:
-            record = domain.confirm_proposal(
+            record = services.confirm_proposal(
                 handle,
                 policy,
                 customer_id,
@@ -358,7 +358,7 @@ def export_command(customer_id: str) -> None:
 
     with app_db() as (_, handle):
         try:
-            _echo_json(domain.export(handle, get_policy(), customer_id))
+            _echo_json(services.export(handle, get_policy(), customer_id))
         except ProfileError as exc:
             raise _fail(exc) from exc
 
@@ -376,7 +376,7 @@ def erase_command(customer_id: str, yes: bool) -> None:
         click.confirm(f"Erase all personal data of {customer_id}?", abort=True)
     with app_db() as (_, handle):
         try:
-            _echo_json(domain.erase(handle, customer_id, actor="cli"))  # checkpoints the WAL
+            _echo_json(services.erase(handle, customer_id, actor="cli"))  # checkpoints the WAL
         except ProfileError as exc:
             raise _fail(exc) from exc
 
@@ -387,7 +387,7 @@ def purge() -> None:
     from .engine import get_policy
 
     with app_db() as (_, handle):
-        _echo_json(domain.purge(handle, get_policy(), actor="cli"))
+        _echo_json(services.purge(handle, get_policy(), actor="cli"))
 
 
 # -- keys, audit, policy ---------------------------------------------------------------

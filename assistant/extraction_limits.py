@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 from flask import Flask, current_app
 
-from .profile import ProfileError
+from .domain.errors import ProfileError
 
 EXTENSION = "trustline.extraction_queue"
 RETRY_AFTER_SECONDS = 1

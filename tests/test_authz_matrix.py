@@ -36,7 +36,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from assistant import profile as domain
+from assistant import services
 from assistant.auth import SCOPES, create_key
 from assistant.policy import load_policy
 from assistant.sidebar import launch
@@ -95,14 +95,14 @@ class World:
         """A new customer with a stored preference, an open complaint and a proposal."""
         n = next(self.serial)
         customer_id, external_id = f"c-{n}", f"crm-{n}"
-        domain.upsert_customer(
+        services.upsert_customer(
             self.db,
             customer_id,
             actor="test",
             name="Ada Lovelace",
-            identities=[domain.Identity("crm", external_id)],
+            identities=[services.Identity("crm", external_id)],
         )
-        stored = domain.ingest_note(
+        stored = services.ingest_note(
             self.db, self.extractor, load_policy(), customer_id, NOTE, agent="test"
         )
         complaint = next(f["id"] for f in stored["facts"] if f["kind"] == "complaint")

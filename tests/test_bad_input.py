@@ -22,7 +22,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from assistant import profile as domain
+from assistant import services
 from assistant.sidebar import launch
 from assistant.store.db import connect
 from assistant.webhooks.signing import chatwoot_signature, new_secret, signature_header
@@ -195,8 +195,8 @@ def hostile_app(make_app: Callable[..., Flask]) -> Flask:
 def store(hostile_app: Flask) -> Iterator[sqlite_utils.Database]:
     """The app's database, with customer c-1 (known to the CRM as 4711)."""
     db = connect(hostile_app.config["TRUSTLINE_DATABASE"])
-    domain.upsert_customer(
-        db, "c-1", actor="test", name="Ada", identities=[domain.Identity("crm", "4711")]
+    services.upsert_customer(
+        db, "c-1", actor="test", name="Ada", identities=[services.Identity("crm", "4711")]
     )
     yield db
     db.conn.close()

@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from flask import Flask
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from assistant import profile as domain
+from assistant import services
 from assistant.cli import main
 from assistant.consent_state import purpose_state
 from assistant.customer_page import links
@@ -118,15 +118,15 @@ def _customer(flask_app: Flask, index: int, records: tuple[Record, ...]) -> tupl
     customer_id = f"demo-cv-{index}"
     db = connect(flask_app.config["TRUSTLINE_DATABASE"])
     try:
-        domain.upsert_customer(
+        services.upsert_customer(
             db,
             customer_id,
             actor="test",
             name=f"Consent case {index}",
-            identities=[domain.Identity("chatwoot", _contact(customer_id))],
+            identities=[services.Identity("chatwoot", _contact(customer_id))],
         )
         for channel, status, at, until in timed(records):
-            domain.record_consent(
+            services.record_consent(
                 db,
                 POLICY,
                 customer_id,
@@ -142,7 +142,7 @@ def _customer(flask_app: Flask, index: int, records: tuple[Record, ...]) -> tupl
                 now=at,
             )
         state = purpose_state(
-            domain.consent_state(db, customer_id), POLICY.purposes[PURPOSE], domain.utcnow()
+            services.consent_state(db, customer_id), POLICY.purposes[PURPOSE], services.utcnow()
         )
     finally:
         db.conn.close()

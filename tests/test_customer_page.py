@@ -18,7 +18,7 @@ from flask import Flask, g
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from assistant import profile as domain
+from assistant import services
 from assistant.auth import create_key
 from assistant.consent import ConsentRecord, ConsentState
 from assistant.consent_state import purpose_state
@@ -52,13 +52,13 @@ def db(app: Flask) -> Iterator[sqlite_utils.Database]:
 def add_customer(
     db: sqlite_utils.Database, extractor: Extractor, customer_id: str = "c-1", note: str = NOTE
 ) -> None:
-    domain.upsert_customer(db, customer_id, actor="test", name="Ada Lovelace")
+    services.upsert_customer(db, customer_id, actor="test", name="Ada Lovelace")
     if note:
-        domain.ingest_note(db, extractor, load_policy(), customer_id, note, agent="agent-7")
+        services.ingest_note(db, extractor, load_policy(), customer_id, note, agent="agent-7")
 
 
 def grant(db: sqlite_utils.Database, customer_id: str, purpose: str, channel: str | None) -> None:
-    domain.record_consent(
+    services.record_consent(
         db,
         load_policy(),
         customer_id,
@@ -110,7 +110,7 @@ def test_a_link_opens_its_customer_and_carries_no_personal_data(
         db, KEY, "ada.lovelace@example.com", ttl=timedelta(hours=1), actor="test"
     )
     assert links.verify(db, KEY, token).customer_id == "ada.lovelace@example.com"
-    assert link.expires_at - domain.utcnow() <= timedelta(hours=1)
+    assert link.expires_at - services.utcnow() <= timedelta(hours=1)
     # Random bytes and a signature: nothing of the customer, in any decoding.
     assert re.fullmatch(r"[A-Za-z0-9_-]{24}\.[A-Za-z0-9_-]{24}", token)
     assert "ada" not in token.lower() and "example" not in token.lower()
@@ -189,7 +189,7 @@ def test_erasure_ends_the_links_even_if_the_id_comes_back(
 ) -> None:
     add_customer(db, extractor, note="")
     token, _ = links.create(db, KEY, "c-1", ttl=timedelta(days=7), actor="test")
-    domain.erase(db, "c-1", actor="test")
+    services.erase(db, "c-1", actor="test")
     assert rows(db, "SELECT * FROM customer_links") == []
     add_customer(db, extractor, note="")  # a new customer under the same id
     with pytest.raises(links.LinkRefused):
@@ -197,7 +197,7 @@ def test_erasure_ends_the_links_even_if_the_id_comes_back(
 
 
 def test_a_link_for_an_unknown_customer_is_not_made(db: sqlite_utils.Database) -> None:
-    with pytest.raises(domain.NotFound):
+    with pytest.raises(services.NotFound):
         links.create(db, KEY, "nobody", ttl=timedelta(hours=1), actor="test")
 
 
@@ -396,7 +396,7 @@ def failures(app: Flask, db: sqlite_utils.Database, extractor: Extractor) -> dic
     revoked = link_for(app, db, "c-gone")
     erased = link_for(app, db, "c-gone")
     links.revoke(db, "c-gone", actor="test", link_id=links.verify(db, app_key(app), revoked).id)
-    domain.erase(db, "c-gone", actor="test")
+    services.erase(db, "c-gone", actor="test")
     return {
         "forged": good[:-2] + ("AA" if not good.endswith("AA") else "BB"),
         "unsigned": "A" * 24 + "." + "B" * 24,
@@ -476,7 +476,9 @@ def test_withdrawing_on_the_page_goes_through_the_write_path(
 ) -> None:
     add_customer(db, extractor, note="Interested in chess sets.")
     grant(db, "c-1", "personalization", None)
-    domain.ingest_note(db, extractor, load_policy(), "c-1", "Interested in chess sets.", agent="a")
+    services.ingest_note(
+        db, extractor, load_policy(), "c-1", "Interested in chess sets.", agent="a"
+    )
     client = app.test_client()
     page = open_page(client, link_for(app, db))
     assert "Something you are interested in: chess set" in text(page)
@@ -486,7 +488,7 @@ def test_withdrawing_on_the_page_goes_through_the_write_path(
         data={"csrf_token": csrf(page), "purpose": "personalization", "status": "withdrawn"},
     )
     assert resp.status_code == 303 and resp.headers["Location"] == "/my?done=consent#consents"
-    ledger = domain.consent_ledger(db, "c-1")
+    ledger = services.consent_ledger(db, "c-1")
     last = ledger[-1]
     assert (last["purpose"], last["status"], last["source"], last["method"]) == (
         "personalization",
@@ -546,10 +548,10 @@ def test_choices_the_page_does_not_offer_are_refused(
     add_customer(db, extractor, note="")
     client = app.test_client()
     page = open_page(client, link_for(app, db))
-    before = len(domain.consent_ledger(db, "c-1"))
+    before = len(services.consent_ledger(db, "c-1"))
     resp = client.post("/my/consents", data={**form, "csrf_token": csrf(page)})
     assert resp.status_code == status
-    assert len(domain.consent_ledger(db, "c-1")) == before
+    assert len(services.consent_ledger(db, "c-1")) == before
 
 
 def test_granting_where_the_policy_allows_it(
@@ -562,10 +564,10 @@ def test_granting_where_the_policy_allows_it(
     assert client.post("/my/consents", data={**form, "purpose": "analytics"}).status_code == 303
     resp = client.post("/my/consents", data={**form, "purpose": "marketing", "channel": "post"})
     assert resp.status_code == 303
-    state = domain.profile(db, load_policy(), "c-1")["consents"]
+    state = services.profile(db, load_policy(), "c-1")["consents"]
     assert state["analytics"]["status"] == "granted"
     assert state["marketing"]["channels"] == {"post": "granted"}
-    post = domain.consent_ledger(db, "c-1")[-1]
+    post = services.consent_ledger(db, "c-1")[-1]
     assert post["evidence"]["shown"] == "Offers and news: Allow by post"
     assert post["evidence"]["wording_version"] == "marketing-1"
 
@@ -585,7 +587,7 @@ def test_a_form_without_its_csrf_token_changes_nothing(
         assert resp.status_code == 403
         resp = client.post("/my/requests", data={"csrf_token": token, "kind": "erase"})
         assert resp.status_code == 403
-    assert [r["status"] for r in domain.consent_ledger(db, "c-1")] == ["granted"]
+    assert [r["status"] for r in services.consent_ledger(db, "c-1")] == ["granted"]
     assert rows(db, "SELECT * FROM dsr") == []
 
 
@@ -689,7 +691,7 @@ def test_erasure_is_asked_for_with_a_tick(
     assert client.post("/my/requests", data=form).status_code == 303
     assert client.post("/my/requests", data=form).status_code == 303  # pressed twice
     assert [r["kind"] for r in rows(db, "SELECT kind FROM dsr")] == ["erase"]
-    assert domain.get_customer(db, "c-1")  # a request: the team carries it out
+    assert services.get_customer(db, "c-1")  # a request: the team carries it out
 
 
 def test_leaving_forgets_the_link_on_this_device_only(
@@ -767,11 +769,11 @@ def test_the_api_returns_a_link_that_opens_the_page(
     assert set(body) == {"url", "link_id", "expires_at"}
     assert body["url"].startswith("http://localhost/my/")
     expires = datetime.fromisoformat(body["expires_at"])
-    assert timedelta(hours=1, minutes=59) < expires - domain.utcnow() <= timedelta(hours=2)
+    assert timedelta(hours=1, minutes=59) < expires - services.utcnow() <= timedelta(hours=2)
     assert resp.headers["Cache-Control"] == "no-store"
     assert open_page(client, body["url"].rsplit("/", 1)[1]).status_code == 200
     default = client.post("/api/v1/customers/c-1/links", headers=api_headers).get_json()
-    lifetime = datetime.fromisoformat(default["expires_at"]) - domain.utcnow()
+    lifetime = datetime.fromisoformat(default["expires_at"]) - services.utcnow()
     assert timedelta(days=6, hours=23) < lifetime <= timedelta(days=7)
 
 

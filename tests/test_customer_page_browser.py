@@ -24,8 +24,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from standardwebhooks.webhooks import Webhook
 from test_webhooks_receiver import Receiver
 
-from assistant import create_app
-from assistant import profile as domain
+from assistant import create_app, services
 from assistant.customer_page import links
 from assistant.customer_page.views import link_key
 from assistant.policy import load_policy
@@ -128,16 +127,16 @@ def make_customer(
     db = connect(app.config["TRUSTLINE_DATABASE"])
     policy = load_policy()
     try:
-        domain.upsert_customer(
+        services.upsert_customer(
             db,
             customer_id,
             actor="test",
             name="Ada Lovelace",
-            identities=[domain.Identity("chatwoot", contact)],
+            identities=[services.Identity("chatwoot", contact)],
             now=now,
         )
         for purpose, channel in grants:
-            domain.record_consent(
+            services.record_consent(
                 db,
                 policy,
                 customer_id,
@@ -152,7 +151,7 @@ def make_customer(
             )
         extractor = app.extensions["trustline.extractor"]
         for note in notes:
-            domain.ingest_note(db, extractor, policy, customer_id, note, agent="agent-7", now=now)
+            services.ingest_note(db, extractor, policy, customer_id, note, agent="agent-7", now=now)
     finally:
         db.conn.close()
 
@@ -162,7 +161,7 @@ def link(app: Flask, customer_id: str, *, now: datetime | None = None, until: da
     try:
         with app.app_context():
             key = link_key()
-        start = now or domain.utcnow()
+        start = now or services.utcnow()
         token, _ = links.create(db, key, customer_id, ttl=until - start, actor="test", now=start)
     finally:
         db.conn.close()
@@ -229,7 +228,9 @@ def test_withdrawing_on_the_page_updates_an_open_sidebar_and_fires_the_webhook(
     driver.execute_script("window.__notReloaded = true")
 
     driver.switch_to.new_window("window")
-    driver.get(server.url("/my/" + link(app, "c-live", until=domain.utcnow() + timedelta(days=7))))
+    driver.get(
+        server.url("/my/" + link(app, "c-live", until=services.utcnow() + timedelta(days=7)))
+    )
     assert driver.current_url == server.url("/my")  # the token left the address bar
     assert driver.execute_script("return document.scripts.length") == 0  # plain forms
     card = driver.find_element(By.CSS_SELECTOR, 'article.purpose[data-purpose="personalization"]')
@@ -277,10 +278,10 @@ def test_a_bad_link_reveals_nothing(
     customer_id = f"c-bad-{how}"
     make_customer(app, customer_id, f"5{len(how)}{how[0]}", notes=("Prefers email.",))
     if how == "expired":
-        start = domain.utcnow() - timedelta(days=8)
+        start = services.utcnow() - timedelta(days=8)
         token = link(app, customer_id, now=start, until=start + timedelta(days=7))
     else:
-        token = link(app, customer_id, until=domain.utcnow() + timedelta(days=7))
+        token = link(app, customer_id, until=services.utcnow() + timedelta(days=7))
     if how == "forged":
         token = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
     if how == "revoked":

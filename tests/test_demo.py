@@ -14,7 +14,7 @@ from conftest import api_key_hash
 from flask import Flask
 from flask.testing import FlaskClient
 
-from assistant import profile as domain
+from assistant import services
 from assistant.cli import main
 from assistant.policy import load_policy
 from assistant.sidebar import launch
@@ -68,8 +68,8 @@ def chatwoot_session(client: FlaskClient, contact: str) -> str:
 def test_real_chatwoot_contacts_never_resolve_to_demo_customers(app: Flask) -> None:
     db = connect(app.config["TRUSTLINE_DATABASE"])
     for demo in CUSTOMERS:
-        assert domain.resolve_identity(db, "chatwoot", demo.contact_id) is None
-        assert domain.resolve_identity(db, "crm", demo.crm_id) is None
+        assert services.resolve_identity(db, "chatwoot", demo.contact_id) is None
+        assert services.resolve_identity(db, "crm", demo.crm_id) is None
     client = app.test_client()
     chatwoot_session(client, CUSTOMERS[0].contact_id)  # contact 101 of a real Chatwoot
     page = client.get(f"/sidebar?external_id={CUSTOMERS[0].contact_id}").get_data(True)
@@ -86,7 +86,7 @@ def test_a_customer_made_in_the_demo_never_meets_a_real_agent(app: Flask) -> Non
     )
     assert made.status_code == 303
     db = connect(app.config["TRUSTLINE_DATABASE"])
-    assert domain.resolve_identity(db, "chatwoot", "5555") is None
+    assert services.resolve_identity(db, "chatwoot", "5555") is None
     agent = app.test_client()
     chatwoot_session(agent, "5555")
     page = agent.get("/sidebar?external_id=5555").get_data(as_text=True)

@@ -31,7 +31,7 @@ from urllib.parse import urlencode
 import pytest
 from processes import children, free_port
 
-from assistant import profile as domain
+from assistant import services
 from assistant.auth import create_key, hash_key, new_key
 from assistant.sidebar.demo import CUSTOMERS as DEMO_CUSTOMERS
 from assistant.sidebar.stream import stream_limit
@@ -738,7 +738,7 @@ def test_stream_clients_that_vanish_leak_no_threads_or_memory(tmp_path: Path) ->
     try:
         migrate(db)
         reader = create_key(db, "stream-reader", ["read"])
-        domain.upsert_customer(db, "c-1", actor="test")
+        services.upsert_customer(db, "c-1", actor="test")
     finally:
         db.conn.close()
     # With the default heartbeat (15 s): a stream must notice that its client vanished

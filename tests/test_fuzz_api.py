@@ -41,7 +41,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from assistant import profile as domain
+from assistant import services
 from assistant.api import openapi
 from assistant.auth import SCOPES, create_key
 from assistant.policy import load_policy
@@ -101,15 +101,15 @@ def fuzz_app(make_app: Callable[..., Flask], extractor: Extractor) -> tuple[Flas
         subscriptions.create(db, "https://crm.example/hooks", ["*"], actor="fuzz")
         policy = load_policy()
         for customer_id in CUSTOMERS:
-            domain.upsert_customer(
+            services.upsert_customer(
                 db,
                 customer_id,
                 actor="fuzz",
                 name="Ada Lovelace",
-                identities=[domain.Identity("crm", f"crm-{customer_id}")],
+                identities=[services.Identity("crm", f"crm-{customer_id}")],
             )
             for note in NOTES:
-                domain.ingest_note(db, extractor, policy, customer_id, note, agent="fuzz")
+                services.ingest_note(db, extractor, policy, customer_id, note, agent="fuzz")
         outbox.fan_out(db, now=time.time())  # the events become deliveries
         # As if delivery 1 had used up its attempts: a dead letter, which may be replayed.
         db.execute("UPDATE webhook_deliveries SET status = 'dead' WHERE id = 1")

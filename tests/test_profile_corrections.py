@@ -12,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 
-from assistant import profile as domain
+from assistant import services
 from assistant.cli import main
+from assistant.domain.errors import ProfileError
 from assistant.policy import load_policy
-from assistant.profile import ProfileError
 from assistant.sidebar.composer import unsupported_language
 from assistant.sidebar.labels import as_written, fact_label
 from assistant.store.db import connect, row, rows
@@ -27,8 +27,8 @@ POLICY = load_policy()
 @pytest.fixture
 def db(app: Flask) -> Iterator[Any]:
     handle = connect(app.config["TRUSTLINE_DATABASE"])
-    domain.upsert_customer(handle, "c-1", actor="test", name="Ada")
-    domain.record_consent(
+    services.upsert_customer(handle, "c-1", actor="test", name="Ada")
+    services.record_consent(
         handle, POLICY, "c-1", purpose="personalization", status="granted", actor="test",
         source="agent", method="verbal", evidence={"agent": "test"},
     )  # fmt: skip
@@ -37,14 +37,14 @@ def db(app: Flask) -> Iterator[Any]:
 
 
 def note(db: Any, extractor: Extractor, text: str) -> dict[str, Any]:
-    return domain.ingest_note(db, extractor, POLICY, "c-1", text, agent="agent-7")
+    return services.ingest_note(db, extractor, POLICY, "c-1", text, agent="agent-7")
 
 
 def test_a_correction_supersedes_the_fact_with_its_own_provenance(
     db: Any, extractor: Extractor
 ) -> None:
     (old,) = note(db, extractor, "Interested in Nike running shoes.")["facts"]
-    new = domain.correct_fact(
+    new = services.correct_fact(
         db, POLICY, "c-1", old["id"], {"value": "Adidas trail shoes"}, actor="agent-9",
         reason="she said Adidas",
     )  # fmt: skip
@@ -56,14 +56,14 @@ def test_a_correction_supersedes_the_fact_with_its_own_provenance(
     assert decision is not None and decision["reason"] == "consent_granted"
     superseded = row(db, "SELECT superseded_by FROM facts WHERE id = ?", [old["id"]])
     assert superseded == {"superseded_by": new["id"]}
-    view = domain.profile(db, POLICY, "c-1")
+    view = services.profile(db, POLICY, "c-1")
     assert [f["value"] for f in view["preferences"]] == ["Adidas trail shoes"]
     types = [e["type"] for e in rows(db, "SELECT type FROM events ORDER BY id")]
     assert types[-2:] == ["profile.preference.removed", "profile.preference.added"]
     (entry,) = rows(db, "SELECT * FROM audit_log WHERE action = 'fact.corrected'")
     assert "she said Adidas" not in str(entry)  # a digest only
     with pytest.raises(ProfileError) as again:
-        domain.correct_fact(db, POLICY, "c-1", old["id"], {"value": "x"}, actor="a")
+        services.correct_fact(db, POLICY, "c-1", old["id"], {"value": "x"}, actor="a")
     assert again.value.status == 409
 
 
@@ -81,21 +81,21 @@ def test_a_correction_must_change_a_correctable_value(
 ) -> None:
     (fact,) = note(db, extractor, "Interested in Nike running shoes.")["facts"]
     with pytest.raises(ProfileError) as failed:
-        domain.correct_fact(db, POLICY, "c-1", fact["id"], changes, actor="a")
+        services.correct_fact(db, POLICY, "c-1", fact["id"], changes, actor="a")
     assert failed.value.code == code
 
 
 def test_a_complaint_is_corrected_to_another_category(db: Any, extractor: Extractor) -> None:
     (fact,) = note(db, extractor, "Parcel arrived late, very unhappy.")["facts"]
-    new = domain.correct_fact(db, POLICY, "c-1", fact["id"], {"category": "billing"}, actor="a")
+    new = services.correct_fact(db, POLICY, "c-1", fact["id"], {"category": "billing"}, actor="a")
     assert new["category"] == "billing" and new["status"] == "open"
     with pytest.raises(ProfileError):
-        domain.correct_fact(db, POLICY, "c-1", new["id"], {"category": "weather"}, actor="a")
+        services.correct_fact(db, POLICY, "c-1", new["id"], {"category": "weather"}, actor="a")
 
 
 def test_a_grant_already_in_force_makes_no_proposal(db: Any, extractor: Extractor) -> None:
     """Issue 15: "OK to send offers by email" when e-mail marketing is granted."""
-    domain.record_consent(
+    services.record_consent(
         db, POLICY, "c-1", purpose="marketing", channel="email", status="granted",
         actor="test", source="agent", method="verbal", evidence={"agent": "test"},
     )  # fmt: skip
@@ -155,11 +155,11 @@ def test_a_note_not_in_english_is_recognised(text: str, language: str | None) ->
 
 def test_a_grant_closes_the_proposals_it_answers(db: Any, extractor: Extractor) -> None:
     (proposal,) = note(db, extractor, "Happy for us to text her about offers.")["consent_proposals"]
-    record = domain.record_consent(
+    record = services.record_consent(
         db, POLICY, "c-1", purpose="marketing", channel="sms", status="granted",
         actor="agent-7", source="agent", method="verbal", evidence={"agent": "agent-7"},
     )  # fmt: skip
-    assert domain.profile(db, POLICY, "c-1")["consent_proposals"] == []
+    assert services.profile(db, POLICY, "c-1")["consent_proposals"] == []
     closed = row(
         db, "SELECT status, consent_id FROM consent_proposals WHERE id = ?", [proposal["id"]]
     )

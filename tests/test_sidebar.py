@@ -18,7 +18,7 @@ import pytest
 from flask import Flask, render_template
 from flask.testing import FlaskClient
 
-from assistant import profile as domain
+from assistant import services
 from assistant.auth import create_key
 from assistant.consent import ConsentRecord, ConsentState
 from assistant.policy import load_policy
@@ -75,14 +75,14 @@ def db(app: Flask) -> Iterator[Any]:
 def customer(app: Flask, db: Any, extractor: Extractor) -> str:
     """Ada: known to the helpdesk as 4711, personalization granted, two notes."""
     policy = load_policy()
-    domain.upsert_customer(
+    services.upsert_customer(
         db,
         "c-1",
         actor="test",
         name="Ada Lovelace",
-        identities=[domain.Identity("helpdesk", "4711"), domain.Identity("crm", "A-1")],
+        identities=[services.Identity("helpdesk", "4711"), services.Identity("crm", "A-1")],
     )
-    domain.record_consent(
+    services.record_consent(
         db,
         policy,
         "c-1",
@@ -93,7 +93,7 @@ def customer(app: Flask, db: Any, extractor: Extractor) -> str:
         method="verbal",
         evidence={"agent": "test"},
     )
-    domain.record_consent(
+    services.record_consent(
         db,
         policy,
         "c-1",
@@ -109,7 +109,7 @@ def customer(app: Flask, db: Any, extractor: Extractor) -> str:
         "Parcel arrived late, very unhappy.",
         "Charged twice for her order, billing issue.",
     ):
-        domain.ingest_note(db, extractor, policy, "c-1", text, agent="agent-7")
+        services.ingest_note(db, extractor, policy, "c-1", text, agent="agent-7")
     return "c-1"
 
 
@@ -163,7 +163,7 @@ def chip_keys(fragment: str) -> dict[str, str]:
 
 
 def withdraw(db: Any, purpose: str, customer_id: str = "c-1") -> None:
-    domain.record_consent(
+    services.record_consent(
         db,
         load_policy(),
         customer_id,
@@ -427,7 +427,7 @@ def test_unknown_customer_can_be_created_only_by_allowed_roles(
     created = client.post("/sidebar/customers", data=form, headers=hx(csrf))
     assert created.status_code == 200
     assert "New Person" in html(created) and 'id="composer"' in html(created)
-    new_id = domain.resolve_identity(db, "helpdesk", "9000")
+    new_id = services.resolve_identity(db, "helpdesk", "9000")
     assert new_id and created.headers["HX-Replace-Url"] == f"/sidebar?customer={new_id}"
     assert "New Person" in html(client.get("/sidebar"))  # the launch hint resolves now
 
@@ -442,7 +442,7 @@ def test_a_customer_that_does_not_exist_is_404(client: FlaskClient, customer: st
 def test_requests_and_due_dates_are_shown_to_supervisors_only(
     client: FlaskClient, db: Any, extractor: Extractor, customer: str
 ) -> None:
-    stored = domain.ingest_note(
+    stored = services.ingest_note(
         db, extractor, load_policy(), customer, "She asked us to delete all her data.", agent="a"
     )
     due = datetime.fromisoformat(stored["requests"][0]["due_at"]).strftime("%-d %b %Y")
@@ -724,7 +724,7 @@ def test_marketing_consent_can_name_a_channel(client: FlaskClient, db: Any, cust
 def test_a_proposal_from_a_note_is_confirmed_with_the_script(
     client: FlaskClient, db: Any, extractor: Extractor, customer: str
 ) -> None:
-    domain.ingest_note(
+    services.ingest_note(
         db,
         extractor,
         load_policy(),
@@ -826,7 +826,7 @@ def test_demo_sessions_see_demo_customers_only(
     client = app.test_client()
     db = connect(app.config["TRUSTLINE_DATABASE"])
     try:
-        domain.upsert_customer(db, "real-1", actor="t", name="Real Person")
+        services.upsert_customer(db, "real-1", actor="t", name="Real Person")
     finally:
         db.conn.close()
     src = re.search(r'src="(/sidebar/launch[^"]+)"', html(client.get("/")))
@@ -1062,12 +1062,12 @@ def test_a_live_update_sends_facts_sent_before_as_stand_ins(
     with app.test_request_context("/sidebar"):
         first, want = update()
         assert first == want
-        domain.ingest_note(db, extractor, load_policy(), customer, "Best after 6pm.", agent="a")
+        services.ingest_note(db, extractor, load_policy(), customer, "Best after 6pm.", agent="a")
         second, want = update()
         assert second == want
         complaint = row(db, "SELECT id FROM facts WHERE kind = 'complaint' ORDER BY id LIMIT 1")
         assert complaint is not None
-        domain.set_complaint_status(db, customer, complaint["id"], "resolved", actor="a")
+        services.set_complaint_status(db, customer, complaint["id"], "resolved", actor="a")
         third, want = update()
         assert third == want  # the changed complaint is rendered again, not reused
         assert "Reopen" in third and "Reopen" not in second
@@ -1109,7 +1109,7 @@ def test_stream_sees_changes_committed_by_another_process(
         time.sleep(0.2)
         db = connect(app.config["TRUSTLINE_DATABASE"])  # its own connection, like a worker
         try:
-            domain.record_consent(
+            services.record_consent(
                 db,
                 load_policy(),
                 customer,
@@ -1140,7 +1140,7 @@ def test_sidebar_stream_sends_the_profile_panel_for_the_agents_role(
     client: FlaskClient, db: Any, extractor: Extractor, customer: str, role: str
 ) -> None:
     sign_in(client, role=role)
-    domain.ingest_note(
+    services.ingest_note(
         db, extractor, load_policy(), customer, "She asked us to delete all her data.", agent="a"
     )
     body = html(client.get(f"/customers/{customer}/stream?after=0"))
@@ -1165,7 +1165,7 @@ def test_sidebar_stream_closes_after_erasure(
         time.sleep(0.2)
         db = connect(app.config["TRUSTLINE_DATABASE"])
         try:
-            domain.erase(db, customer, actor="dpo")
+            services.erase(db, customer, actor="dpo")
         finally:
             db.conn.close()
 

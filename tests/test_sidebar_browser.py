@@ -24,8 +24,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
-from assistant import create_app
-from assistant import profile as domain
+from assistant import create_app, services
 from assistant.policy import load_policy
 from assistant.sidebar import launch
 from assistant.sidebar.config import DEMO_SOURCE
@@ -116,15 +115,15 @@ def make_customer(
     db = connect(app.config["TRUSTLINE_DATABASE"])
     policy = load_policy()
     try:
-        domain.upsert_customer(
+        services.upsert_customer(
             db,
             customer_id,
             actor="test",
             name=name,
-            identities=[domain.Identity("chatwoot", contact)],
+            identities=[services.Identity("chatwoot", contact)],
         )
         for purpose in grants:
-            domain.record_consent(
+            services.record_consent(
                 db,
                 policy,
                 customer_id,
@@ -137,7 +136,7 @@ def make_customer(
             )
         for note in notes:
             extractor = app.extensions["trustline.extractor"]
-            domain.ingest_note(db, extractor, policy, customer_id, note, agent="agent-7")
+            services.ingest_note(db, extractor, policy, customer_id, note, agent="agent-7")
     finally:
         db.conn.close()
 

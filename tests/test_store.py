@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from assistant import profile as domain
+from assistant import services
 from assistant.policy import load_policy
 from assistant.store import audit
 from assistant.store.db import checkin, checkout, checkpoint, connect, migrate
@@ -27,7 +27,7 @@ def db(tmp_path: Path) -> sqlite_utils.Database:
 
 
 def add(db: sqlite_utils.Database, customer_id: str = "c-1", **kw: str) -> None:
-    domain.upsert_customer(
+    services.upsert_customer(
         db, customer_id, actor="test", name=kw.get("name", "Ann"), email=kw.get("email")
     )
 
@@ -57,7 +57,7 @@ def test_migrations_are_named_and_applied_once(db: sqlite_utils.Database) -> Non
 
 def test_consent_ledger_is_append_only(db: sqlite_utils.Database) -> None:
     add(db)
-    rec = domain.record_consent(
+    rec = services.record_consent(
         db,
         POLICY,
         "c-1",
@@ -68,7 +68,7 @@ def test_consent_ledger_is_append_only(db: sqlite_utils.Database) -> None:
         method="verbal",
         evidence={"text": "yes"},
     )
-    domain.record_consent(
+    services.record_consent(
         db,
         POLICY,
         "c-1",
@@ -81,7 +81,7 @@ def test_consent_ledger_is_append_only(db: sqlite_utils.Database) -> None:
     )
     with pytest.raises(Exception, match="append-only"):
         db.execute("UPDATE consents SET status = 'granted' WHERE id = ?", [rec["id"]])
-    statuses = [r["status"] for r in domain.consent_ledger(db, "c-1")]
+    statuses = [r["status"] for r in services.consent_ledger(db, "c-1")]
     assert statuses == ["granted", "withdrawn"]  # the grant is still there as history
 
 
@@ -123,7 +123,7 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path, extractor: Extractor) -
     text = "Charged twice for the March bill. Prefers email, no calls."
     result = extractor.extract(text)
     per_note = len(
-        domain.ingest_note(setup, extractor, POLICY, "c-0", text, agent="warmup", result=result)[
+        services.ingest_note(setup, extractor, POLICY, "c-0", text, agent="warmup", result=result)[
             "facts"
         ]
     )
@@ -134,7 +134,7 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path, extractor: Extractor) -
         conn = connect(path)
         try:
             for _ in range(notes_per_thread):
-                domain.ingest_note(
+                services.ingest_note(
                     conn, extractor, POLICY, customer_id, text, agent="t", result=result
                 )
         except BaseException as exc:  # pragma: no cover - reported below
@@ -165,16 +165,16 @@ def test_erasure_leaves_no_personal_bytes_in_the_file(tmp_path: Path, extractor:
     path = tmp_path / "e.db"
     db = connect(path)
     migrate(db)
-    domain.upsert_customer(
+    services.upsert_customer(
         db,
         "c-77",
         actor="t",
         name="Zebediah Quuxington",
         email="zeb.quux@example.org",
-        identities=[domain.Identity("crm", "ZQ-9911")],
+        identities=[services.Identity("crm", "ZQ-9911")],
     )
     add(db, "c-keep", name="Other Person")
-    domain.record_consent(
+    services.record_consent(
         db,
         POLICY,
         "c-77",
@@ -185,7 +185,7 @@ def test_erasure_leaves_no_personal_bytes_in_the_file(tmp_path: Path, extractor:
         method="verbal",
         evidence={"text": "agreed Zebediah"},
     )
-    domain.record_consent(
+    services.record_consent(
         db,
         POLICY,
         "c-77",
@@ -201,11 +201,11 @@ def test_erasure_leaves_no_personal_bytes_in_the_file(tmp_path: Path, extractor:
         "Zebediah loves marmalade sandwiches and trombone lessons. Prefers email.",
         "Charged twice for the xylophonic subscription, v upset.",
     ):
-        domain.ingest_note(db, extractor, POLICY, "c-77", text, agent="agent-1")
+        services.ingest_note(db, extractor, POLICY, "c-77", text, agent="agent-1")
     checkpoint(db)
     before = path.read_bytes()
     assert b"marmalade" in before and b"Quuxington" in before
-    out = domain.erase(db, "c-77", actor="dpo")
+    out = services.erase(db, "c-77", actor="dpo")
     assert out["suppressions"] == ["marketing:email"]
     checkpoint(db)
     db.conn.close()
@@ -239,9 +239,9 @@ def test_purge_applies_retention_per_purpose(
 ) -> None:
     add(db)
     old = datetime.now(UTC) - timedelta(days=5000)
-    domain.ingest_note(db, extractor, POLICY, "c-1", "Prefers email.", agent="a", now=old)
-    domain.ingest_note(db, extractor, POLICY, "c-1", "Prefers post.", agent="a")
-    removed = domain.purge(db, POLICY, actor="cron")
+    services.ingest_note(db, extractor, POLICY, "c-1", "Prefers email.", agent="a", now=old)
+    services.ingest_note(db, extractor, POLICY, "c-1", "Prefers post.", agent="a")
+    removed = services.purge(db, POLICY, actor="cron")
     assert sum(v for k, v in removed.items() if k != "notes") == 1
     left = [r[0] for r in db.execute("SELECT value FROM facts").fetchall()]
     assert left == ["post"]
@@ -251,7 +251,7 @@ def test_event_ids_are_never_reused_after_an_erasure(db: sqlite_utils.Database) 
     # Issue 4/5: consumers resume "after id N"; a reused id would be skipped by them.
     add(db, "c-keep")
     add(db, "c-gone")
-    domain.record_consent(
+    services.record_consent(
         db,
         POLICY,
         "c-gone",
@@ -263,7 +263,7 @@ def test_event_ids_are_never_reused_after_an_erasure(db: sqlite_utils.Database) 
         evidence={"text": "stop"},
     )
     last_before = db.execute("SELECT max(id) FROM events").fetchone()[0]
-    domain.erase(db, "c-gone", actor="dpo")
+    services.erase(db, "c-gone", actor="dpo")
     erased_id = db.execute("SELECT id FROM events WHERE type = 'customer.erased'").fetchone()[0]
     assert erased_id > last_before
     triggers = {

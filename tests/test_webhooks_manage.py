@@ -237,7 +237,7 @@ def test_cli_worker_deliveries_replay_and_erasures(
     cli: Callable[..., str], receiver: Receiver, tmp_path: Path
 ) -> None:
     from assistant import create_app
-    from assistant.profile import erase, upsert_customer
+    from assistant.services import erase, upsert_customer
 
     receiver.script = lambda *_: (500, {})
     cli("add", receiver.url)

@@ -9,12 +9,14 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from .. import profile as domain
+from nlp import ExtractionResult
+
+from .. import services
 from ..auth import current_principal, require
 from ..engine import get_extractor, get_policy
 from ..extraction_limits import queued
 from ..redaction import redact, redact_values
-from ..store.db import get_db, row, writing
+from ..store.db import get_db, row
 from ..store.events import after as events_after
 from . import bp
 from .errors import ApiError, int_arg, json_object, row_id
@@ -60,8 +62,8 @@ def put_customer(customer_id: str) -> Response:
             isinstance(ident.get(k), str) and ident.get(k) for k in ("source", "external_id")
         ):
             raise ApiError(400, "invalid_request", f"identities[{i}] needs source and external_id")
-        parsed.append(domain.Identity(ident["source"], ident["external_id"]))
-    customer, created = domain.upsert_customer(
+        parsed.append(services.Identity(ident["source"], ident["external_id"]))
+    customer, created = services.upsert_customer(
         get_db(),
         customer_id,
         actor=current_principal().name,
@@ -70,7 +72,7 @@ def put_customer(customer_id: str) -> Response:
         phone=_str(body, "phone"),
         identities=parsed,
     )
-    payload = {**customer, "identities": domain.identities_of(get_db(), customer_id)}
+    payload = {**customer, "identities": services.identities_of(get_db(), customer_id)}
     return _json(payload, 201 if created else 200)
 
 
@@ -80,7 +82,7 @@ def lookup_customer() -> Response:
     source, external_id = request.args.get("source"), request.args.get("external_id")
     if not source or not external_id:
         raise ApiError(400, "invalid_request", "give source and external_id")
-    customer_id = domain.resolve_identity(get_db(), source, external_id)
+    customer_id = services.resolve_identity(get_db(), source, external_id)
     if customer_id is None:
         raise ApiError(404, "not_found", f"no customer known as {source}:{external_id}")
     return _json({"customer_id": customer_id})
@@ -109,35 +111,46 @@ def post_note(customer_id: str) -> Response:
     if key is not None:
         key = f"{current_principal().name}:{key}"  # keys are per caller, not global
     db = get_db()
-    domain.get_customer(db, customer_id)
+    services.get_customer(db, customer_id)
     digest = _request_hash(body)
     if key is not None:
         replay = _replay(customer_id, key, digest)
         if replay is not None:
             return replay
-    with queued([text]):
-        result = get_extractor().extract(text)  # slow part, outside the write transaction
-    with writing(db):
-        if key is not None:
-            replay = _replay(customer_id, key, digest)
-            if replay is not None:
-                return replay
-        stored = domain.ingest_note(
-            db,
-            get_extractor(),
-            get_policy(),
-            customer_id,
-            text,
-            agent=agent,
-            source=source,
-            result=result,
-        )
+    replayed: list[Response] = []
+
+    def extract(note: str) -> ExtractionResult:
+        with queued([note]):
+            return get_extractor().extract(note)
+
+    def replay_instead() -> bool:
+        found = _replay(customer_id, key, digest) if key is not None else None
+        if found is not None:
+            replayed.append(found)
+        return found is not None
+
+    def remember(stored: dict[str, Any]) -> None:
         if key is not None:
             db.execute(
                 "INSERT INTO idempotency (customer_id, key, request_hash, status, response, "
                 "created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 [customer_id, key, digest, 201, json.dumps(stored), stored["note"]["created_at"]],
             )
+
+    stored = services.save_note(
+        db,
+        get_extractor(),
+        get_policy(),
+        customer_id,
+        text,
+        agent=agent,
+        source=source,
+        extract=extract,
+        before=replay_instead,
+        after=remember,
+    )
+    if stored is None:
+        return replayed[0]
     return _json(stored, 201)
 
 
@@ -163,7 +176,7 @@ def _replay(customer_id: str, key: str, digest: str) -> Response | None:
 @bp.get("/customers/<customer_id>/profile")
 @require("read")
 def get_profile(customer_id: str) -> Response:
-    view = domain.profile(get_db(), get_policy(), customer_id)
+    view = services.profile(get_db(), get_policy(), customer_id)
     body = json.dumps(view, sort_keys=True)
     etag = '"' + hashlib.sha256(body.encode("utf-8")).hexdigest()[:32] + '"'
     if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
@@ -179,12 +192,12 @@ def get_profile(customer_id: str) -> Response:
 @require("read")
 def get_consents(customer_id: str) -> Response:
     db = get_db()
-    domain.get_customer(db, customer_id)
-    view = domain.profile(db, get_policy(), customer_id)
+    services.get_customer(db, customer_id)
+    view = services.profile(db, get_policy(), customer_id)
     return _json(
         {
             "current": view["consents"],
-            "ledger": domain.consent_ledger(db, customer_id),
+            "ledger": services.consent_ledger(db, customer_id),
             "proposals": view["consent_proposals"],
         }
     )
@@ -198,7 +211,7 @@ def post_consent(customer_id: str) -> Response:
     db, policy = get_db(), get_policy()
     agent = _str(body, "agent", limit=MAX_NOTE_AGENT) or current_principal().name
     if body.get("proposal_id") is not None:
-        record = domain.confirm_proposal(
+        record = services.confirm_proposal(
             db,
             policy,
             customer_id,
@@ -213,7 +226,7 @@ def post_consent(customer_id: str) -> Response:
         evidence = {"text": evidence}
     if not isinstance(evidence, dict) or not evidence:
         raise ApiError(400, "invalid_request", "'evidence' (text or object) is required")
-    record = domain.record_consent(
+    record = services.record_consent(
         db,
         policy,
         customer_id,
@@ -233,7 +246,7 @@ def post_consent(customer_id: str) -> Response:
 def delete_fact(customer_id: str, fact_id: int) -> Response:
     body = json_object() if request.data else {}
     reason = _str(body, "reason", limit=1000) or request.args.get("reason") or ""
-    fact = domain.remove_fact(
+    fact = services.remove_fact(
         get_db(),
         customer_id,
         fact_id,
@@ -248,7 +261,7 @@ def delete_fact(customer_id: str, fact_id: int) -> Response:
 def patch_fact(customer_id: str, fact_id: int) -> Response:
     body = json_object()
     status = _str(body, "status", required=True, limit=20)
-    fact = domain.set_complaint_status(
+    fact = services.set_complaint_status(
         get_db(), customer_id, fact_id, status, actor=current_principal().name
     )
     return _json(fact)
@@ -257,7 +270,7 @@ def patch_fact(customer_id: str, fact_id: int) -> Response:
 @bp.get("/customers/<customer_id>/export")
 @require("admin")
 def export_customer(customer_id: str) -> Response:
-    doc = domain.export(get_db(), get_policy(), customer_id)
+    doc = services.export(get_db(), get_policy(), customer_id)
     resp = _json(doc)
     resp.headers["Content-Disposition"] = 'attachment; filename="trustline-export.json"'
     return resp
@@ -266,7 +279,7 @@ def export_customer(customer_id: str) -> Response:
 @bp.delete("/customers/<customer_id>")
 @require("admin")
 def erase_customer(customer_id: str) -> Response:
-    return _json(domain.erase(get_db(), customer_id, actor=current_principal().name))
+    return _json(services.erase(get_db(), customer_id, actor=current_principal().name))
 
 
 @bp.get("/customers/<customer_id>/events")
@@ -277,5 +290,5 @@ def get_events(customer_id: str) -> Response:
     limit = 500 if limit is None else max(1, min(limit, 1000))
     events = events_after(get_db(), after_id, customer_id, limit)
     if not events:
-        domain.get_customer(get_db(), customer_id)  # 404 for an unknown customer
+        services.get_customer(get_db(), customer_id)  # 404 for an unknown customer
     return _json({"events": events, "last_id": events[-1]["id"] if events else after_id})

@@ -10,8 +10,8 @@ from flask import Response, request
 from werkzeug.exceptions import HTTPException
 
 from ..auth import AuthError
+from ..domain.errors import ProfileError
 from ..extraction_limits import ExtractionLimit
-from ..profile import ProfileError
 from . import bp
 
 PROBLEM_TYPE = "https://trustline.invalid/problems/"

@@ -11,7 +11,7 @@ from flask import Flask, Response, current_app, jsonify, request
 from ..api import bp as api_bp
 from ..api.errors import ApiError, json_object
 from ..auth import current_principal, require
-from ..profile import iso
+from ..domain.clock import iso
 from ..store.db import get_db
 from . import links
 from .views import link_key

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ..profile import ProfileError, iso
+from ..domain.clock import iso
+from ..domain.errors import ProfileError
 
 
 @click.command("link")

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 import sqlite_utils
 
-from .. import profile as domain
+from .. import services
 from ..store import audit
 from ..store.db import row, writing
 
@@ -99,25 +99,25 @@ def create(
 ) -> tuple[str, Link]:
     """A new link for `customer_id` (NotFound if unknown); returns (token, link). The
     token is shown once: only its digest is stored."""
-    at = now or domain.utcnow()
+    at = now or services.utcnow()
     link_id = _b64(secrets.token_bytes(ID_BYTES))
     token = f"{link_id}.{_signature(key, link_id)}"
     expires = at + ttl
     with writing(db):
-        domain.get_customer(db, customer_id)
+        services.get_customer(db, customer_id)
         cur = db.execute(
             "INSERT INTO customer_links (customer_id, token_hash, created_by, created_at, "
             "expires_at) VALUES (?, ?, ?, ?, ?)",
-            [customer_id, digest(token), actor, domain.iso(at), domain.iso(expires)],
+            [customer_id, digest(token), actor, services.iso(at), services.iso(expires)],
         )
         record_id = int(cur.lastrowid or 0)
         audit.append(
             db,
-            at=domain.iso(at),
+            at=services.iso(at),
             actor=actor,
             action="customer_link.created",
             subject=customer_id,
-            details={"link_id": record_id, "expires_at": domain.iso(expires)},
+            details={"link_id": record_id, "expires_at": services.iso(expires)},
         )
     return token, Link(record_id, customer_id, expires)
 
@@ -139,9 +139,9 @@ def verify(
         raise LinkRefused("unknown link (or its customer was erased)")
     if found["revoked_at"]:
         raise LinkRefused(f"link {found['id']} was revoked")
-    expires = domain.parse_time(found["expires_at"])
+    expires = services.parse_time(found["expires_at"])
     assert expires is not None
-    if (now or domain.utcnow()) >= expires:
+    if (now or services.utcnow()) >= expires:
         raise LinkRefused(f"link {found['id']} expired")
     return Link(int(found["id"]), str(found["customer_id"]), expires)
 
@@ -155,9 +155,9 @@ def revoke(
     now: datetime | None = None,
 ) -> int:
     """Revoke the customer's live links (or just `link_id`); returns how many."""
-    at = domain.iso(now or domain.utcnow())
+    at = services.iso(now or services.utcnow())
     with writing(db):
-        domain.get_customer(db, customer_id)
+        services.get_customer(db, customer_id)
         sql = (
             "UPDATE customer_links SET revoked_at = ? WHERE customer_id = ? AND revoked_at IS NULL"
         )

@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlite_utils
 
-from .. import profile as domain
+from .. import services
 from ..consent import CHANNELS, ConsentState
 from ..consent_state import ChannelState, PurposeState, effective
 from ..policy import Policy, Purpose
@@ -96,7 +96,7 @@ def _since(state: ConsentState, current: PurposeState) -> str | None:
     """When the latest of the records in force for the purpose was made."""
     ids = {current.purpose_wide.record_id, *(c.record_id for c in current.channels)} - {None}
     made = [r.recorded_at for r in state.records if r.id in ids]
-    return domain.iso(max(made)) if made else None
+    return services.iso(max(made)) if made else None
 
 
 # -- facts -------------------------------------------------------------------------------
@@ -156,9 +156,9 @@ def facts(
         purpose = policy.purposes.get(prov["purpose"])
         kept = None
         if purpose is not None and purpose.retention_days is not None:
-            created = domain.parse_time(prov["at"])
+            created = services.parse_time(prov["at"])
             assert created is not None
-            kept = domain.iso(created + timedelta(days=purpose.retention_days))
+            kept = services.iso(created + timedelta(days=purpose.retention_days))
         return FactItem(
             id=int(f["id"]),
             kind=str(f["kind"]),
@@ -241,11 +241,13 @@ def by_purpose(
 
 def page(db: sqlite_utils.Database, policy: Policy, customer_id: str) -> dict[str, Any]:
     """Everything the page shows for `customer_id` (NotFound when erased)."""
-    view = domain.profile(db, policy, customer_id)
+    view = services.profile(db, policy, customer_id)
     complaints, preferences = facts(db, policy, view, customer_id)
     return {
         "customer": view["customer"],
-        "consents": consent_choices(domain.consent_state(db, customer_id), policy, domain.utcnow()),
+        "consents": consent_choices(
+            services.consent_state(db, customer_id), policy, services.utcnow()
+        ),
         "groups": by_purpose(policy, complaints, preferences),
         "requests": requests(db, customer_id),
         "controller": policy.controller.get("name", ""),
@@ -388,7 +390,7 @@ def request_text(kind: str) -> str:
 
 def day(value: str | None) -> str:
     """An ISO time as the date it fell on, in words ("15 January 2026")."""
-    when = domain.parse_time(value) if value else None
+    when = services.parse_time(value) if value else None
     if when is None:
         return ""
     months = (

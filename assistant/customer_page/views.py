@@ -30,10 +30,10 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from .. import profile as domain
+from .. import services
 from ..consent import CHANNELS
+from ..domain.errors import ProfileError
 from ..engine import get_extractor, get_policy
-from ..profile import ProfileError
 from ..redaction import redact
 from ..security import EXTENSION as RATE_LIMITS
 from ..security import RateLimiter
@@ -171,7 +171,7 @@ def _actor() -> str:
 def open_link(token: str) -> Response:
     """Exchange the link for a cookie and show the page without the token in its URL."""
     link = _link()
-    lifetime = (link.expires_at - domain.utcnow()) // timedelta(seconds=1)
+    lifetime = (link.expires_at - services.utcnow()) // timedelta(seconds=1)
     resp = redirect(url_for(".page"), 303)
     resp.set_cookie(
         COOKIE,
@@ -197,7 +197,7 @@ def page() -> Response:
         done=done if done in DONE else None,
         lang=i18n.language(),
         m=model,
-        expires_at=domain.iso(_link().expires_at),
+        expires_at=services.iso(_link().expires_at),
     )
     return make_response(html)
 
@@ -236,7 +236,7 @@ def change_consent() -> Response:
             raise ProfileError(403, "no_self_service", "this purpose cannot be granted here")
         if per_channel and channel is None:
             raise ProfileError(400, "channel_required", "choose a channel")
-    domain.record_consent(
+    services.record_consent(
         get_db(),
         policy,
         _link().customer_id,
@@ -272,7 +272,7 @@ def open_request() -> Response:
         [customer_id, kind, fact_id],
     )
     if already is None or details:
-        domain.open_request(
+        services.open_request(
             db,
             customer_id,
             kind,
@@ -295,7 +295,7 @@ def _fact_id(raw: str | None) -> int | None:
 @bp.get("/my/export")
 def download() -> Response:
     """Everything held about her, as the API's export (Art. 15 and 20)."""
-    doc = domain.export(get_db(), get_policy(), _link().customer_id)
+    doc = services.export(get_db(), get_policy(), _link().customer_id)
     resp = Response(json.dumps(doc, indent=2, ensure_ascii=False), mimetype="application/json")
     resp.headers["Content-Disposition"] = 'attachment; filename="my-data.json"'
     return resp

@@ -1,8 +1,8 @@
 """The note composer: what saving a note would do (pure), and saving the ticked facts.
 
-`preview` runs the same decisions as the write path (`profile.ingest_note`) without
-touching the database: each fact becomes a chip saying what will happen on save. A
-withdrawal earlier in the note is applied to the facts after it, as the write path does.
+`preview` shows the plan the write path carries out (`assistant.domain.notes.plan_note`)
+without touching the database: each fact becomes a chip saying what will happen on save.
+A withdrawal earlier in the note is applied to the facts after it, as the save does.
 The agent may untick chips; `keep` builds the ExtractionResult that is then saved.
 Sensitive facts can never be unticked: they are what masks the text.
 """
@@ -21,13 +21,14 @@ import sqlite_utils
 
 from nlp import ExtractionResult, Extractor, Fact
 from nlp.facts import SECRET_CATEGORIES
-from nlp.redaction import placeholder, sensitive_spans, to_redacted
+from nlp.redaction import placeholder
 
-from .. import profile as domain
-from ..consent import ConsentRecord, ConsentState, decide
+from .. import services
+from ..consent import ConsentState
+from ..domain.notes import ALREADY_GRANTED as ALREADY_GRANTED_ACTION
+from ..domain.notes import plan_note
 from ..policy import Policy
 from ..store import audit
-from ..store.db import writing
 
 # What saving does with a fact, as the chips say it.
 STORED = "stored"
@@ -114,71 +115,54 @@ def preview(
     customer_id: str,
     dropped: Collection[str] = (),
 ) -> list[Chip]:
-    """The chips for `result`: one per fact, in the note's order. Pure."""
-    spans = sensitive_spans(result.facts)
+    """The chips for `result`: one per fact, in the note's order, from the plan that
+    saving carries out (`plan_note`). Pure."""
+    keys = [fingerprint(fact) for fact in result.facts]
+    left_out = {
+        n for n, fact in enumerate(result.facts) if fact.kind != "sensitive" and keys[n] in dropped
+    }
+    plan = plan_note(result, state, policy, now, customer_id=customer_id, left_out=left_out)
     chips: list[Chip] = []
-    for fact in result.facts:
-        key = fingerprint(fact)
+    for key, step in zip(keys, plan.facts, strict=True):
+        fact, decision = step.fact, step.decision
         locked = fact.kind == "sensitive"
-        kept = locked or key not in dropped
-        contract = fact.to_dict()
-        start, end = to_redacted(fact.evidence.start, fact.evidence.end, spans)
-        evidence = result.redacted_text[start:end]
+        evidence = str(step.evidence["text"])
         if fact.kind == "sensitive":
             evidence = placeholder(str(fact.attrs["category"]))
+        purpose, basis, reason = decision.purpose, decision.lawful_basis, decision.reason
         if fact.kind == "consent":
             outcome, basis = CONSENT, None
-            reason = f"consent_{fact.attrs['action']}"
             purpose = str(fact.attrs.get("purpose") or "") or None
-            if fact.attrs.get("action") == "grant" and domain.already_granted(
-                state, policy, fact.attrs, now
-            ):
+            if step.action == ALREADY_GRANTED_ACTION:
                 reason = ALREADY_GRANTED
-            if kept and fact.attrs.get("action") == "withdraw" and purpose:
-                state = _with_withdrawal(state, policy, customer_id, fact, now)
+        elif decision.allowed:
+            outcome = STORED
+        elif fact.kind == "sensitive" and fact.attrs.get("category") in SECRET_CATEGORIES:
+            outcome = MASKED
+        elif (
+            reason in _NEEDS_CONSENT_REASONS
+            and purpose is not None
+            and purpose in policy.purposes
+            and policy.purposes[purpose].needs_consent
+        ):
+            outcome = NEEDS_CONSENT
         else:
-            decision = decide(contract, state, policy, now)
-            purpose, basis, reason = decision.purpose, decision.lawful_basis, decision.reason
-            if decision.allowed:
-                outcome = STORED
-            elif fact.kind == "sensitive" and fact.attrs.get("category") in SECRET_CATEGORIES:
-                outcome = MASKED
-            elif (
-                reason in _NEEDS_CONSENT_REASONS
-                and purpose is not None
-                and purpose in policy.purposes
-                and policy.purposes[purpose].needs_consent
-            ):
-                outcome = NEEDS_CONSENT
-            else:
-                outcome = BLOCKED
-        attrs = {k: v for k, v in contract.items() if k not in ("kind", "evidence", "confidence")}
+            outcome = BLOCKED
         chips.append(
-            Chip(key, fact.kind, attrs, outcome, reason, purpose, basis, evidence, kept, locked)
+            Chip(
+                key,
+                fact.kind,
+                step.attrs,
+                outcome,
+                reason,
+                purpose,
+                basis,
+                evidence,
+                step.kept,
+                locked,
+            )
         )
     return chips
-
-
-def _with_withdrawal(
-    state: ConsentState, policy: Policy, customer_id: str, fact: Fact, now: datetime
-) -> ConsentState:
-    purpose = str(fact.attrs["purpose"])
-    basis = policy.purposes[purpose].lawful_basis if purpose in policy.purposes else "consent"
-    record = ConsentRecord(
-        id=None,
-        customer_id=customer_id,
-        purpose=purpose,
-        channel=fact.attrs.get("channel"),
-        status="withdrawn",
-        lawful_basis=basis,
-        source="agent",
-        method="note",
-        evidence={},
-        effective_from=now,
-        effective_to=None,
-        recorded_at=now,
-    )
-    return ConsentState((*state.records, record))
 
 
 def keep(result: ExtractionResult, dropped: Collection[str]) -> tuple[ExtractionResult, list[Fact]]:
@@ -212,15 +196,16 @@ def save_note(
     """Save a note through the write path with only the ticked facts.
 
     The unticked facts are named (kind and field, never their text) in the audit log, in
-    the same transaction. Returns what `profile.ingest_note` returns, plus "left_out".
+    the same transaction. Returns what `services.save_note` returns, plus "left_out".
     """
-    extractor.check(text)
-    result = extractor.extract(text)  # the slow part, outside the write transaction
-    filtered, left_out = keep(result, dropped)
-    with writing(db):
-        stored = domain.ingest_note(
-            db, extractor, policy, customer_id, text, agent=agent, source="sidebar", result=filtered
-        )
+    left_out: list[Fact] = []
+
+    def extract(note: str) -> ExtractionResult:
+        filtered, unticked = keep(extractor.extract(note), dropped)
+        left_out.extend(unticked)
+        return filtered
+
+    def audit_unticked(stored: dict[str, Any]) -> None:
         if left_out:
             audit.append(
                 db,
@@ -230,8 +215,20 @@ def save_note(
                 subject=customer_id,
                 details={
                     "note_id": stored["note"]["id"],
-                    "unticked": [domain.fact_key(f.to_dict()) for f in left_out],
+                    "unticked": [services.fact_key(f.to_dict()) for f in left_out],
                 },
             )
+
+    stored = services.save_note(
+        db,
+        extractor,
+        policy,
+        customer_id,
+        text,
+        agent=agent,
+        source="sidebar",
+        extract=extract,
+        after=audit_unticked,
+    )
     stored["left_out"] = [f.to_dict() for f in left_out]
     return stored

@@ -13,7 +13,7 @@ from flask import Blueprint, Flask, Response, make_response, render_template, re
 
 from nlp import Extractor
 
-from .. import profile as domain
+from .. import services
 from ..engine import get_extractor, get_policy
 from ..policy import Policy
 from ..store.db import get_db, writing
@@ -116,9 +116,9 @@ def seed(
     created = []
     for customer in CUSTOMERS:
         try:
-            domain.get_customer(db, customer.id)
+            services.get_customer(db, customer.id)
             continue
-        except domain.NotFound:
+        except services.NotFound:
             pass
         with writing(db):  # all of a customer or nothing: a re-run then seeds it whole
             _seed_one(db, extractor, policy, customer, now)
@@ -133,21 +133,21 @@ def _seed_one(
     customer: DemoCustomer,
     now: datetime | None,
 ) -> None:
-    domain.upsert_customer(
+    services.upsert_customer(
         db,
         customer.id,
         actor=SEED_ACTOR,
         name=customer.name,
         email=customer.email,
         identities=[
-            domain.Identity(DEMO_SOURCE, customer.contact_id),
-            domain.Identity(DEMO_CRM_SOURCE, customer.crm_id),
+            services.Identity(DEMO_SOURCE, customer.contact_id),
+            services.Identity(DEMO_CRM_SOURCE, customer.crm_id),
         ],
         now=now,
     )
     for purpose, channel in customer.grants:
         wording, version = script(policy, purpose)
-        domain.record_consent(
+        services.record_consent(
             db,
             policy,
             customer.id,
@@ -161,7 +161,7 @@ def _seed_one(
             now=now,
         )
     for purpose, channel in customer.withdrawals:
-        domain.record_consent(
+        services.record_consent(
             db,
             policy,
             customer.id,
@@ -175,7 +175,7 @@ def _seed_one(
             now=now,
         )
     for note in customer.notes:
-        domain.ingest_note(
+        services.ingest_note(
             db, extractor, policy, customer.id, note, agent="demo-agent", source="demo", now=now
         )
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlite_utils
 
-from .. import profile as domain
+from .. import services
 from ..consent_state import PurposeState, effective
 from ..policy import Policy
 from .session import Agent
@@ -97,14 +97,14 @@ def find_customer(
     if not visible(agent, customer_id):
         return None
     try:
-        return domain.get_customer(db, customer_id)
-    except domain.NotFound:
+        return services.get_customer(db, customer_id)
+    except services.NotFound:
         return None
 
 
 def resolve(db: sqlite_utils.Database, agent: Agent, external_id: str) -> str | None:
     """The customer the host calls `external_id`, in the agent's identity source."""
-    found = domain.resolve_identity(db, agent.source, external_id)
+    found = services.resolve_identity(db, agent.source, external_id)
     return found if found is not None and visible(agent, found) else None
 
 
@@ -130,8 +130,8 @@ def profile_panel(
     skip a live update that is not newer than what it shows.
     """
     version = last_event_id(db, customer_id)
-    view = domain.profile(db, policy, customer_id)
-    states = effective(domain.consent_state(db, customer_id), policy, domain.utcnow())
+    view = services.profile(db, policy, customer_id)
+    states = effective(services.consent_state(db, customer_id), policy, services.utcnow())
     consents = []
     for name, purpose in policy.purposes.items():
         wording, wording_version = script(policy, name)

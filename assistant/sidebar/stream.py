@@ -31,7 +31,7 @@ from typing import Any
 from flask import Response, current_app, render_template, request, stream_with_context
 from markupsafe import Markup
 
-from .. import profile as domain
+from .. import services
 from ..api.errors import MAX_ROW_ID, MIN_ROW_ID, problem
 from ..auth import AuthError, current_principal
 from ..engine import get_policy
@@ -246,8 +246,8 @@ def _json_message(event: dict[str, Any]) -> str:
 
 def _exists(db: Any, customer_id: str) -> bool:
     try:
-        domain.get_customer(db, customer_id)
-    except domain.NotFound:
+        services.get_customer(db, customer_id)
+    except services.NotFound:
         return False
     return True
 

@@ -14,12 +14,12 @@ from werkzeug.wrappers import Response
 
 from nlp import TrustlineNLPError
 
-from .. import profile as domain
+from .. import services
 from ..api.errors import row_ids_in_range
 from ..consent import CHANNELS
+from ..domain.errors import ProfileError
 from ..engine import get_extractor, get_policy
 from ..extraction_limits import ExtractionLimit, queued
-from ..profile import ProfileError
 from ..redaction import redact
 from ..store.db import get_db, row
 from . import bp
@@ -87,7 +87,7 @@ def _row_ids(_endpoint: str | None, values: dict[str, Any] | None) -> None:
     """A fact or proposal id beyond SQLite's range names nothing: 404, never a 500."""
     name = row_ids_in_range(values)
     if name is not None:
-        raise domain.NotFound(name.replace("_", " "))
+        raise services.NotFound(name.replace("_", " "))
 
 
 @bp.before_request
@@ -187,7 +187,7 @@ def _choose(agent: Agent) -> tuple[str | None, str | None]:
     requested = request.args.get("customer")
     if requested:
         if find_customer(get_db(), agent, requested) is None:
-            raise domain.NotFound(f"customer {requested!r}")
+            raise services.NotFound(f"customer {requested!r}")
         return requested, None
     external_id = request.args.get("external_id") or agent.customer
     if not external_id:
@@ -214,7 +214,7 @@ def _main_context(
 def _customer(agent: Agent, customer_id: str) -> dict[str, Any]:
     found = find_customer(get_db(), agent, customer_id)
     if found is None:
-        raise domain.NotFound(f"customer {customer_id!r}")
+        raise services.NotFound(f"customer {customer_id!r}")
     return found
 
 
@@ -269,9 +269,9 @@ def _composer(customer_id: str, text: str, dropped: set[str] | None = None) -> d
         result = extractor.extract(text)
     chips = notes.preview(
         result,
-        domain.consent_state(get_db(), customer_id),
+        services.consent_state(get_db(), customer_id),
         policy,
-        domain.utcnow(),
+        services.utcnow(),
         customer_id=customer_id,
         dropped=dropped or set(),
     )
@@ -371,7 +371,7 @@ def record_consent(customer_id: str) -> Response:
         if not wording:
             raise ProfileError(400, "no_wording", f"the policy has no script for {purpose!r}")
         evidence.update(wording=wording, wording_version=version)
-    domain.record_consent(
+    services.record_consent(
         get_db(),
         policy,
         customer_id,
@@ -415,11 +415,11 @@ def confirm_proposal(customer_id: str, proposal_id: int) -> Response:
         [proposal_id, customer_id],
     )
     if proposal is None:
-        raise domain.NotFound(f"consent proposal {proposal_id}")
+        raise services.NotFound(f"consent proposal {proposal_id}")
     wording, version = script(policy, proposal["purpose"])
     if not wording:
         raise ProfileError(400, "no_wording", "the policy has no script for this purpose")
-    domain.confirm_proposal(
+    services.confirm_proposal(
         db,
         policy,
         customer_id,
@@ -442,7 +442,7 @@ def remove_fact(customer_id: str, fact_id: int) -> Response:
     agent = require_agent()
     _customer(agent, customer_id)
     reason = redact(get_extractor(), request.form.get("reason", "").strip()[:MAX_REASON])
-    fact = domain.remove_fact(get_db(), customer_id, fact_id, actor=agent.id, reason=reason)
+    fact = services.remove_fact(get_db(), customer_id, fact_id, actor=agent.id, reason=reason)
     return _profile_response(agent, customer_id, f"Removed: {fact_label(fact['kind'], fact)}.")
 
 
@@ -458,7 +458,7 @@ def correct_fact(customer_id: str, fact_id: int) -> Response:
         if request.form.get(key, "").strip()
     }
     reason = redact(extractor, request.form.get("reason", "").strip()[:MAX_REASON])
-    fact = domain.correct_fact(
+    fact = services.correct_fact(
         get_db(), get_policy(), customer_id, fact_id, changes, actor=agent.id, reason=reason
     )
     return _profile_response(agent, customer_id, f"Corrected: {fact_label(fact['kind'], fact)}.")
@@ -470,7 +470,7 @@ def complaint_status(customer_id: str, fact_id: int) -> Response:
     agent = require_agent()
     _customer(agent, customer_id)
     status = request.form.get("status", "resolved")
-    fact = domain.set_complaint_status(get_db(), customer_id, fact_id, status, actor=agent.id)
+    fact = services.set_complaint_status(get_db(), customer_id, fact_id, status, actor=agent.id)
     done = "Resolved" if fact["status"] == "resolved" else "Reopened"
     return _profile_response(agent, customer_id, f"{done}: {fact_label(fact['kind'], fact)}.")
 
@@ -492,12 +492,12 @@ def create_customer() -> Response:
     customer_id = resolve(db, agent, external_id)
     if customer_id is None:
         customer_id = f"{DEMO_PREFIX if agent.is_demo else ''}cust-{secrets.token_hex(6)}"
-        domain.upsert_customer(
+        services.upsert_customer(
             db,
             customer_id,
             actor=agent.id,
             name=redact(get_extractor(), name),
-            identities=[domain.Identity(agent.source, external_id)],
+            identities=[services.Identity(agent.source, external_id)],
         )
     if not is_htmx():
         return redirect(url_for(".page", customer=customer_id), 303)

@@ -1,35 +1,17 @@
-"""Domain events: small records with a name, a time and an actor, appended to the
-outbox (`events` table) in the same transaction as the change they describe."""
+"""The events outbox (`events` table): domain events (`assistant.domain.events`)
+appended in the same transaction as the change they describe, read after commit."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
 
+from ..domain.events import EVENT_TYPES, Event
 from .db import rows
 
-EVENT_TYPES = (
-    "profile.preference.added",
-    "profile.preference.removed",
-    "profile.complaint.added",
-    "profile.complaint.updated",
-    "consent.changed",
-    "consent.proposed",
-    "customer.erased",
-    "dsr.created",
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    type: str
-    customer_id: str | None
-    actor: str
-    at: str
-    data: dict[str, Any] = field(default_factory=dict)
+__all__ = ["EVENT_TYPES", "Event", "after", "publish"]
 
 
 def publish(db: sqlite_utils.Database, event: Event) -> int:

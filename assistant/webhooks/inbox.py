@@ -20,9 +20,10 @@ import sqlite_utils
 
 from nlp import ExtractionResult, Extractor, TrustlineNLPError
 
-from .. import profile as domain
+from .. import services
+from ..domain.customers import Identity
+from ..domain.errors import ProfileError
 from ..policy import Policy
-from ..profile import Identity, ProfileError
 from ..redaction import redact, redact_values
 from ..store import audit
 from ..store.db import row, rows, writing
@@ -82,7 +83,7 @@ def precheck(
         if not known:
             raise WebhookError(422, "unknown_purpose", f"unknown purpose {action.purpose!r}")
     if isinstance(action, LinkIdentity):
-        owner = domain.resolve_identity(db, source, action.external_id)
+        owner = services.resolve_identity(db, source, action.external_id)
         if owner is not None and owner != action.customer.customer_id:
             raise WebhookError(
                 409, "identity_conflict", "that external id belongs to another customer"
@@ -99,7 +100,7 @@ def _find(db: sqlite_utils.Database, source: str, ref: CustomerRef) -> str | Non
         found = row(db, "SELECT id FROM customers WHERE id = ?", [ref.customer_id])
         return found["id"] if found else None
     if ref.external_id is not None:
-        return domain.resolve_identity(db, source, ref.external_id)
+        return services.resolve_identity(db, source, ref.external_id)
     return None
 
 
@@ -109,7 +110,7 @@ def seen(db: sqlite_utils.Database, source: str, message_id: str) -> dict[str, A
     return row(
         db,
         "SELECT id, status FROM webhook_inbox WHERE source = ? AND message_id IN (?, ?)",
-        [source, message_id, domain.erased_message_id(source, message_id)],
+        [source, message_id, services.erased_message_id(source, message_id)],
     )
 
 
@@ -170,7 +171,7 @@ def _customer(
         ref.identifier and row(db, "SELECT id FROM customers WHERE id = ?", [ref.identifier])
     )
     customer_id = ref.identifier if vouched and ref.identifier else f"{source}-{ref.external_id}"
-    domain.upsert_customer(
+    services.upsert_customer(
         db,
         customer_id,
         actor=actor,
@@ -204,7 +205,7 @@ def _resolve_conversation(
         "AND removed_at IS NULL AND note_id IN (SELECT value FROM json_each(?))",
         [json.dumps(notes)],
     ):
-        domain.set_complaint_status(db, fact["customer_id"], fact["id"], "resolved", actor=actor)
+        services.set_complaint_status(db, fact["customer_id"], fact["id"], "resolved", actor=actor)
         resolved.append(fact["id"])
     return {"resolved_complaints": resolved}
 
@@ -226,7 +227,7 @@ def apply(
         return {}
     if isinstance(action, Note):
         customer_id = _customer(db, extractor, source, action.customer, actor)
-        stored = domain.ingest_note(
+        stored = services.ingest_note(
             db,
             extractor,
             policy,
@@ -243,14 +244,14 @@ def apply(
         }
     if isinstance(action, ContactUpdate):
         customer_id = _customer(db, extractor, source, action.customer, actor)
-        domain.upsert_customer(
+        services.upsert_customer(
             db, customer_id, actor=actor, email=action.customer.email, phone=action.customer.phone
         )
         return {"customer_id": customer_id}
     if isinstance(action, LinkIdentity):
         linked = action.customer.customer_id
         assert linked is not None
-        domain.upsert_customer(
+        services.upsert_customer(
             db, linked, actor=actor, identities=[Identity(source, action.external_id)]
         )
         return {"customer_id": linked}
@@ -273,7 +274,7 @@ def apply(
     if isinstance(action, ConsentChange):
         customer_id = _customer(db, extractor, source, action.customer, actor)
         effective = datetime.fromisoformat(action.effective_from) if action.effective_from else None
-        domain.record_consent(
+        services.record_consent(
             db,
             policy,
             customer_id,

@@ -1,0 +1,70 @@
+"""Reading the profile: the view agents see, and the export of everything held
+(Art. 15 / 20)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlite_utils
+
+from ..consent_state import effective
+from ..domain.clock import iso, utcnow
+from ..domain.facts import fact_view
+from ..domain.rights import EXPORT_FORMAT
+from ..policy import Policy
+from ..store.db import rows
+from .customers import get_customer, identities_of
+from .records import active_facts, consent_ledger, consent_state
+
+
+def profile(db: sqlite_utils.Database, policy: Policy, customer_id: str) -> dict[str, Any]:
+    """The profile view: identities, consent per purpose, open complaints first, facts."""
+    customer = get_customer(db, customer_id)
+    consents = {
+        name: purpose.to_dict()
+        for name, purpose in effective(consent_state(db, customer_id), policy, utcnow()).items()
+    }
+    facts = [fact_view(f) for f in active_facts(db, customer_id)]
+    complaints = [f for f in facts if f["kind"] == "complaint"]
+    complaints.sort(key=lambda f: (f.get("status") != "open", -int(f["id"])))
+    return {
+        "customer": {k: customer[k] for k in ("id", "name", "email", "phone", "created_at")},
+        "identities": identities_of(db, customer_id),
+        "consents": consents,
+        "complaints": complaints,
+        "preferences": [f for f in facts if f["kind"] == "preference"],
+        "consent_proposals": rows(
+            db,
+            "SELECT * FROM consent_proposals WHERE customer_id = ? AND status = 'pending'",
+            [customer_id],
+        ),
+        "requests": rows(
+            db, "SELECT * FROM dsr WHERE customer_id = ? AND status = 'open'", [customer_id]
+        ),
+    }
+
+
+def export(db: sqlite_utils.Database, policy: Policy, customer_id: str) -> dict[str, Any]:
+    """Art. 15 / 20: everything held on the customer, machine-readable."""
+    view = profile(db, policy, customer_id)
+    all_facts = rows(db, "SELECT * FROM facts WHERE customer_id = ? ORDER BY id", [customer_id])
+    return {
+        "format": EXPORT_FORMAT,
+        "exported_at": iso(utcnow()),
+        "policy_version": policy.version,
+        "customer": view["customer"],
+        "identities": view["identities"],
+        "profile": {"complaints": view["complaints"], "preferences": view["preferences"]},
+        "facts": [fact_view(f) for f in all_facts],
+        "consents": consent_ledger(db, customer_id),
+        "decisions": rows(
+            db, "SELECT * FROM decisions WHERE customer_id = ? ORDER BY id", [customer_id]
+        ),
+        "notes": rows(
+            db,
+            "SELECT id, agent, source, redacted_text, created_at FROM notes "
+            "WHERE customer_id = ? ORDER BY id",
+            [customer_id],
+        ),
+        "requests": rows(db, "SELECT * FROM dsr WHERE customer_id = ? ORDER BY id", [customer_id]),
+    }
