@@ -24,7 +24,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from . import api, auth, customer_page, engine, extraction_limits, security, sidebar, webhooks
     from .api.errors import http_error as api_http_error
     from .api.errors import problem
-    from .store import db, failures
+    from .store.sqlite import db, failures
 
     engine.init_app(app)
     auth.init_app(app)

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import sqlite_utils
 from flask import Flask, current_app, g, request
 
-from .store.db import get_db, row
+from .store.sqlite.db import get_db, row
 
 F = TypeVar("F", bound=Callable[..., Any])
 SCOPES = ("read", "write", "consent", "admin")

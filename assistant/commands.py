@@ -28,7 +28,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def app_db() -> Iterator[tuple[Flask, sqlite_utils.Database]]:
     """The app (settings, migrated database) and a database handle, inside its context."""
     from . import create_app
-    from .store.db import get_db
+    from .store.sqlite.db import get_db
 
     app = create_app()
     with app.app_context():
@@ -54,7 +54,7 @@ def db() -> None:
 @db.command("migrate")
 def db_migrate() -> None:
     """Apply pending schema migrations (also done at every start-up)."""
-    from .store.db import migrate
+    from .store.sqlite.db import migrate
 
     with app_db() as (app, handle):
         applied = migrate(handle)
@@ -437,7 +437,7 @@ def audit_verify() -> None:
 
     An entry edited, deleted or inserted breaks the chain.
     """
-    from .store import audit as audit_log
+    from .store.sqlite import audit as audit_log
 
     with app_db() as (_, handle):
         result = audit_log.verify(handle)

@@ -61,7 +61,7 @@ sys.path.insert(0, str(ROOT))
 
 from assistant.auth import hash_key, new_key  # noqa: E402
 from assistant.sidebar import launch  # noqa: E402
-from assistant.store.db import connect, migrate, row, rows  # noqa: E402
+from assistant.store.sqlite.db import connect, migrate, row, rows  # noqa: E402
 from assistant.webhooks import subscriptions  # noqa: E402
 from nlp import Extractor  # noqa: E402
 

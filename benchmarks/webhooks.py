@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from assistant import create_app  # noqa: E402
-from assistant.store.db import connect, database_path, writing  # noqa: E402
-from assistant.store.events import Event, publish  # noqa: E402
+from assistant.store.sqlite.db import connect, database_path, writing  # noqa: E402
+from assistant.store.sqlite.events import Event, publish  # noqa: E402
 from assistant.webhooks import subscriptions  # noqa: E402
 from assistant.webhooks.worker import Worker  # noqa: E402
 

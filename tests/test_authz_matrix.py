@@ -40,7 +40,7 @@ from assistant import services
 from assistant.auth import SCOPES, create_key
 from assistant.policy import load_policy
 from assistant.sidebar import launch
-from assistant.store.db import connect, row, rows
+from assistant.store.sqlite.db import connect, row, rows
 from assistant.webhooks import outbox, subscriptions
 from assistant.webhooks.signing import new_secret, signature_header
 from nlp import Extractor

@@ -24,7 +24,7 @@ from werkzeug.test import TestResponse
 
 from assistant import services
 from assistant.sidebar import launch
-from assistant.store.db import connect
+from assistant.store.sqlite.db import connect
 from assistant.webhooks.signing import chatwoot_signature, new_secret, signature_header
 from nlp import Extractor, TextTooLongError
 

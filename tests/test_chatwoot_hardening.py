@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from test_webhooks_inbound import CHATWOOT_SECRET, chatwoot, count, message_created
 
-from assistant.store.db import connect, database_path, row, rows
+from assistant.store.sqlite.db import connect, database_path, row, rows
 
 
 @pytest.fixture

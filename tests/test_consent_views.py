@@ -28,7 +28,7 @@ from assistant.consent_state import purpose_state
 from assistant.customer_page import links
 from assistant.customer_page.views import link_key
 from assistant.policy import load_policy
-from assistant.store.db import connect
+from assistant.store.sqlite.db import connect
 from tests.conftest import API_KEY
 from tests.consent_cases import COMBINATIONS, NAMED, PURPOSE, Case, Record, timed
 from tests.test_sidebar_browser import (  # noqa: F401  (module fixtures: one server, one browser)

@@ -26,8 +26,8 @@ from assistant.customer_page import i18n, links
 from assistant.customer_page import page as model
 from assistant.customer_page.views import COOKIE, CSP, link_key
 from assistant.policy import load_policy
-from assistant.store import audit
-from assistant.store.db import connect, row, rows
+from assistant.store.sqlite import audit
+from assistant.store.sqlite.db import connect, row, rows
 from nlp import Extractor
 
 ROOT = Path(__file__).parents[1]
@@ -977,7 +977,7 @@ def test_colour_pairs_meet_wcag_aa(theme: str) -> None:
 
 
 def test_the_dsr_migration_keeps_earlier_requests(tmp_path: Path) -> None:
-    from assistant.store.migrations import migrations
+    from assistant.store.sqlite.migrations import migrations
 
     db = connect(tmp_path / "old.db")
     try:

@@ -29,7 +29,7 @@ from assistant.customer_page import links
 from assistant.customer_page.views import link_key
 from assistant.policy import load_policy
 from assistant.sidebar import launch
-from assistant.store.db import connect
+from assistant.store.sqlite.db import connect
 from assistant.webhooks import subscriptions
 from assistant.webhooks.worker import Worker
 from nlp import Extractor

@@ -19,7 +19,7 @@ from assistant.cli import main
 from assistant.policy import load_policy
 from assistant.sidebar import launch
 from assistant.sidebar.demo import CUSTOMERS, seed
-from assistant.store.db import connect, get_db
+from assistant.store.sqlite.db import connect, get_db
 from nlp import Extractor
 
 CHATWOOT_SECRET = "chatwoot-launch-secret-for-tests-" + "c" * 32

@@ -35,9 +35,9 @@ from assistant import services
 from assistant.auth import create_key, hash_key, new_key
 from assistant.sidebar.demo import CUSTOMERS as DEMO_CUSTOMERS
 from assistant.sidebar.stream import stream_limit
-from assistant.store import audit
-from assistant.store.db import connect, migrate, rows
-from assistant.store.failures import storage_condition
+from assistant.store.sqlite import audit
+from assistant.store.sqlite.db import connect, migrate, rows
+from assistant.store.sqlite.failures import storage_condition
 
 START_SECONDS = 60  # loading the spaCy pipeline dominates
 REQUEST_SECONDS = 30  # a safety bound on any one request, never a speed goal

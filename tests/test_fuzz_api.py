@@ -45,7 +45,7 @@ from assistant import services
 from assistant.api import openapi
 from assistant.auth import SCOPES, create_key
 from assistant.policy import load_policy
-from assistant.store.db import connect
+from assistant.store.sqlite.db import connect
 from assistant.webhooks import outbox, subscriptions
 from nlp import Extractor
 

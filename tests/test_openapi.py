@@ -30,7 +30,7 @@ from werkzeug.test import TestResponse
 from assistant.api import openapi
 from assistant.auth import SCOPES, create_key
 from assistant.policy import load_policy
-from assistant.store.db import connect
+from assistant.store.sqlite.db import connect
 
 PREFIX = "/api/v1"
 DOC_URI = "urn:trustline:openapi"

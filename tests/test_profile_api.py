@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from assistant.auth import create_key
-from assistant.store.db import connect
+from assistant.store.sqlite.db import connect
 
 CARD = "4111 1111 1111 1111"
 

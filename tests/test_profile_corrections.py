@@ -18,7 +18,7 @@ from assistant.domain.errors import ProfileError
 from assistant.policy import load_policy
 from assistant.sidebar.composer import unsupported_language
 from assistant.sidebar.labels import as_written, fact_label
-from assistant.store.db import connect, row, rows
+from assistant.store.sqlite.db import connect, row, rows
 from nlp import Extractor
 
 POLICY = load_policy()

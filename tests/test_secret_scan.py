@@ -23,7 +23,7 @@ from test_sidebar import HOST_SECRET, hx, sign_in
 from test_webhooks_inbound import CHATWOOT_SECRET, CRM_SECRET, chatwoot, message_created, send
 
 from assistant.cli import main
-from assistant.store.db import database_path
+from assistant.store.sqlite.db import database_path
 from assistant.webhooks.signing import chatwoot_signature, signature_header
 from nlp import Extractor
 

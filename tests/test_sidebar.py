@@ -34,7 +34,7 @@ from assistant.sidebar.demo import CUSTOMERS, seed
 from assistant.sidebar.panels import profile_panel
 from assistant.sidebar.session import Agent
 from assistant.sidebar.stream import SLOTS, SentFacts, _panel, stream_limit
-from assistant.store.db import connect, row, rows
+from assistant.store.sqlite.db import connect, row, rows
 from nlp import Evidence, ExtractionResult, Extractor, Fact
 
 HOST_SECRET = "helpdesk-secret-for-tests-only-" + "0123456789abcdef" * 3  # 64+: HS512 too
@@ -802,7 +802,7 @@ def test_demo_desktop_frames_a_signed_sidebar(
 ) -> None:
     app = make_app(TRUSTLINE_SECRET_KEY="demo-key-" + "d" * 40, TRUSTLINE_DEMO=True)
     with app.app_context():
-        from assistant.store.db import get_db
+        from assistant.store.sqlite.db import get_db
 
         assert seed(get_db(), extractor, load_policy()) == [c.id for c in CUSTOMERS]
         assert seed(get_db(), extractor, load_policy()) == []  # idempotent
@@ -845,7 +845,7 @@ def test_anonymous_demo_visitors_cannot_take_the_stream_slots(
         TRUSTLINE_SECRET_KEY="demo-key-" + "d" * 40, TRUSTLINE_DEMO=True, TRUSTLINE_MAX_STREAMS=224
     )
     with app.app_context():
-        from assistant.store.db import get_db
+        from assistant.store.sqlite.db import get_db
 
         seed(get_db(), extractor, load_policy())
         reader = create_key(get_db(), "integration", ["read"])

@@ -29,7 +29,7 @@ from assistant.policy import load_policy
 from assistant.sidebar import launch
 from assistant.sidebar.config import DEMO_SOURCE
 from assistant.sidebar.demo import seed
-from assistant.store.db import connect
+from assistant.store.sqlite.db import connect
 from nlp import Extractor
 from tests.conftest import api_key_hash
 

@@ -13,8 +13,8 @@ from test_sidebar import CRM_SECRET, HOST_ORIGIN, HOST_SECRET, html, sign_in, to
 from test_sidebar import customer as customer  # the fixture: Ada, c-1
 
 from assistant.cli import main
-from assistant.store import sessions as records
-from assistant.store.db import connect
+from assistant.store.sqlite import sessions as records
+from assistant.store.sqlite.db import connect
 
 SIDEBAR = {
     "TRUSTLINE_SECRET_KEY": "session-key-for-tests-only-" + "k" * 20,

@@ -12,8 +12,8 @@ import sqlite_utils
 
 from assistant import services
 from assistant.policy import load_policy
-from assistant.store import audit
-from assistant.store.db import checkin, checkout, checkpoint, connect, migrate
+from assistant.store.sqlite import audit
+from assistant.store.sqlite.db import checkin, checkout, checkpoint, connect, migrate
 from nlp import Extractor
 
 POLICY = load_policy()

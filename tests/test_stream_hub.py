@@ -13,8 +13,8 @@ from typing import Any
 from assistant.sidebar import hub as hubs
 from assistant.sidebar.hub import HandedOut
 from assistant.sidebar.stream import _backfill, _json_message
-from assistant.store.db import connect, migrate, row, rows, writing
-from assistant.store.events import Event, publish
+from assistant.store.sqlite.db import connect, migrate, row, rows, writing
+from assistant.store.sqlite.events import Event, publish
 
 CUSTOMERS = ["c-1", "c-2", "c-3"]
 

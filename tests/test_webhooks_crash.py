@@ -14,8 +14,8 @@ from pathlib import Path
 
 from test_webhooks_receiver import Receiver
 
-from assistant.store.db import connect, migrate, row, writing
-from assistant.store.events import Event, publish
+from assistant.store.sqlite.db import connect, migrate, row, writing
+from assistant.store.sqlite.events import Event, publish
 from assistant.webhooks import subscriptions
 
 EVENTS = 1000

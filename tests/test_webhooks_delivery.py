@@ -20,8 +20,8 @@ from flask.testing import FlaskClient
 from standardwebhooks.webhooks import Webhook
 from test_webhooks_receiver import Receiver
 
-from assistant.store.db import connect, database_path, row, rows, writing
-from assistant.store.events import Event, publish
+from assistant.store.sqlite.db import connect, database_path, row, rows, writing
+from assistant.store.sqlite.events import Event, publish
 from assistant.webhooks import deliveries, subscriptions, transport
 from assistant.webhooks.worker import Worker
 

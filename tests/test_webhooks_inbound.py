@@ -19,7 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from assistant.store.db import connect, database_path, row, rows
+from assistant.store.sqlite.db import connect, database_path, row, rows
 from assistant.webhooks.signing import chatwoot_signature, new_secret, signature_header
 from assistant.webhooks.worker import Worker
 

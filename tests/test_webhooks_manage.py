@@ -15,7 +15,7 @@ from test_webhooks_receiver import Receiver
 
 from assistant.auth import create_key
 from assistant.cli import main
-from assistant.store.db import connect, database_path
+from assistant.store.sqlite.db import connect, database_path
 from assistant.webhooks.worker import Worker
 
 FAST = {

@@ -16,8 +16,8 @@ from ..auth import current_principal, require
 from ..engine import get_extractor, get_policy
 from ..extraction_limits import queued
 from ..redaction import redact, redact_values
-from ..store.db import get_db, row
-from ..store.events import after as events_after
+from ..store.sqlite.db import get_db, row
+from ..store.sqlite.events import after as events_after
 from . import bp
 from .errors import ApiError, int_arg, json_object, row_id
 from .extract import check_text

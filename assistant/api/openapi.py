@@ -29,7 +29,7 @@ def document_bytes() -> bytes:
         doc["components"]["schemas"].update(fragment.get("components", {}).get("schemas", {}))
         doc.setdefault("tags", []).extend(fragment.get("tags", []))
     # Answers any operation behind an API key may give, whatever it does: the rate limit
-    # (assistant/security.py) and the database out of use (assistant/store/failures.py).
+    # (assistant/security.py) and the database out of use (assistant/store/sqlite/failures.py).
     shared = {"429": "TooManyRequests", "503": "StorageUnavailable"}
     for methods in doc["paths"].values():
         for op in methods.values():

@@ -10,7 +10,7 @@ from flask import Response, current_app, jsonify, request
 from ..auth import current_principal, require
 from ..engine import get_extractor
 from ..redaction import redact
-from ..store.db import get_db
+from ..store.sqlite.db import get_db
 from ..webhooks import deliveries, subscriptions
 from ..webhooks.errors import WebhookError
 from ..webhooks.worker import CONFIG_KEY

@@ -12,7 +12,7 @@ from ..api import bp as api_bp
 from ..api.errors import ApiError, json_object
 from ..auth import current_principal, require
 from ..domain.clock import iso
-from ..store.db import get_db
+from ..store.sqlite.db import get_db
 from . import links
 from .views import link_key
 

@@ -22,8 +22,8 @@ from datetime import datetime, timedelta
 import sqlite_utils
 
 from .. import services
-from ..store import audit
-from ..store.db import row, writing
+from ..store.sqlite import audit
+from ..store.sqlite.db import row, writing
 
 ID_BYTES = 18
 SIGNATURE_BYTES = 18

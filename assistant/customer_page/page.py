@@ -19,7 +19,7 @@ from .. import services
 from ..consent import CHANNELS, ConsentState
 from ..consent_state import ChannelState, PurposeState, effective
 from ..policy import Policy, Purpose
-from ..store.db import rows
+from ..store.sqlite.db import rows
 from .i18n import current as current_translations
 from .i18n import gettext as _
 

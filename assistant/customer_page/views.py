@@ -37,7 +37,7 @@ from ..engine import get_extractor, get_policy
 from ..redaction import redact
 from ..security import EXTENSION as RATE_LIMITS
 from ..security import RateLimiter
-from ..store.db import get_db, row
+from ..store.sqlite.db import get_db, row
 from . import bp, i18n, links
 from . import page as model
 

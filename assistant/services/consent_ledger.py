@@ -17,9 +17,9 @@ from ..domain.errors import NotFound, ProfileError
 from ..domain.events import Event
 from ..domain.facts import contract_fact
 from ..policy import Policy
-from ..store import audit
-from ..store.db import row, rows, writing
-from ..store.events import publish
+from ..store.sqlite import audit
+from ..store.sqlite.db import row, rows, writing
+from ..store.sqlite.events import publish
 from .customers import get_customer
 from .records import active_facts, consent_state, take_out
 

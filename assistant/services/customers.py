@@ -11,8 +11,8 @@ import sqlite_utils
 from ..domain.clock import iso, utcnow
 from ..domain.customers import Identity, check_customer_id
 from ..domain.errors import NotFound, ProfileError
-from ..store import audit
-from ..store.db import row, rows, writing
+from ..store.sqlite import audit
+from ..store.sqlite.db import row, rows, writing
 
 
 def get_customer(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:

@@ -15,9 +15,9 @@ from ..domain.errors import NotFound, ProfileError
 from ..domain.events import Event, fact_event_type, removal_event_type
 from ..domain.facts import check_complaint_status, check_removal_reason, corrected_attrs, fact_view
 from ..policy import Policy
-from ..store import audit
-from ..store.db import row, writing
-from ..store.events import publish
+from ..store.sqlite import audit
+from ..store.sqlite.db import row, writing
+from ..store.sqlite.events import publish
 from .records import consent_state, fact_row, record_decision, take_out
 
 

@@ -25,9 +25,9 @@ from ..domain.events import Event
 from ..domain.facts import Supersession, fact_view
 from ..domain.notes import PROPOSE, REQUEST, STORE, WITHDRAW, PlannedFact, plan_note
 from ..policy import Policy
-from ..store import audit
-from ..store.db import row, rows, writing
-from ..store.events import publish
+from ..store.sqlite import audit
+from ..store.sqlite.db import row, rows, writing
+from ..store.sqlite.events import publish
 from .consent_ledger import record_consent
 from .customers import get_customer
 from .records import consent_state, fact_row, record_decision

@@ -12,7 +12,7 @@ from ..domain.clock import iso, utcnow
 from ..domain.facts import fact_view
 from ..domain.rights import EXPORT_FORMAT
 from ..policy import Policy
-from ..store.db import rows
+from ..store.sqlite.db import rows
 from .customers import get_customer, identities_of
 from .records import active_facts, consent_ledger, consent_state
 

@@ -12,17 +12,16 @@ import sqlite_utils
 
 from ..consent import ConsentState
 from ..domain.clock import iso
-from ..domain.consent_ledger import consent_record
 from ..domain.events import Event, removal_event_type
 from ..domain.facts import fact_key, fact_view
 from ..policy import Policy
-from ..store.db import row, rows
-from ..store.events import publish
+from ..store.sqlite.db import row, rows
+from ..store.sqlite.events import publish
+from ..store.sqlite.store import SQLiteStore
 
 
 def consent_state(db: sqlite_utils.Database, customer_id: str) -> ConsentState:
-    found = rows(db, "SELECT * FROM consents WHERE customer_id = ? ORDER BY id", [customer_id])
-    return ConsentState(tuple(consent_record(r) for r in found))
+    return SQLiteStore(db).consent_state(customer_id)
 
 
 def consent_ledger(db: sqlite_utils.Database, customer_id: str) -> list[dict[str, Any]]:

@@ -25,9 +25,9 @@ from ..domain.rights import (
     suppressions,
 )
 from ..policy import Policy
-from ..store import audit
-from ..store.db import checkpoint, row, rows, writing
-from ..store.events import publish
+from ..store.sqlite import audit
+from ..store.sqlite.db import checkpoint, row, rows, writing
+from ..store.sqlite.events import publish
 from .customers import get_customer, identities_of
 from .records import consent_state
 

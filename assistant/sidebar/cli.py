@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 import click
 
-from ..store import sessions as records
+from ..store.sqlite import sessions as records
 
 
 @click.group()

@@ -28,7 +28,7 @@ from ..consent import ConsentState
 from ..domain.notes import ALREADY_GRANTED as ALREADY_GRANTED_ACTION
 from ..domain.notes import plan_note
 from ..policy import Policy
-from ..store import audit
+from ..store.sqlite import audit
 
 # What saving does with a fact, as the chips say it.
 STORED = "stored"

@@ -16,7 +16,7 @@ from nlp import Extractor
 from .. import services
 from ..engine import get_extractor, get_policy
 from ..policy import Policy
-from ..store.db import get_db, writing
+from ..store.sqlite.db import get_db, writing
 from . import launch
 from .config import DEMO_CRM_SOURCE, DEMO_ISSUER, DEMO_SOURCE, ROLES, sidebar_config
 from .headers import protect

@@ -23,8 +23,8 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from ..store.db import connect, on_commit, row
-from ..store.events import after as events_after
+from ..store.sqlite.db import connect, on_commit, row
+from ..store.sqlite.events import after as events_after
 
 log = logging.getLogger(__name__)
 

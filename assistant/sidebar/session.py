@@ -8,7 +8,7 @@ request must also carry the session's CSRF token (header `X-CSRF-Token`, or the 
 field `csrf_token` for forms posted without JavaScript).
 
 The cookie alone does not make a session: it carries a session token whose record is
-kept server-side (`store/sessions.py`), and a session whose record has ended (a newer
+kept server-side (`store/sqlite/sessions.py`), and a session whose record has ended (a newer
 launch where the host asks for it, `trustline sessions revoke`) or expired is no
 session, though its cookie is still signed (issue 12, item 14).
 """
@@ -22,8 +22,8 @@ from datetime import timedelta
 
 from flask import Flask, current_app, request, session
 
-from ..store import sessions as records
-from ..store.db import get_db
+from ..store.sqlite import sessions as records
+from ..store.sqlite.db import get_db
 from .config import DEMO_ISSUER, DEMO_SOURCE, sidebar_config
 from .launch import LaunchClaims
 

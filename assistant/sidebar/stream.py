@@ -35,9 +35,9 @@ from .. import services
 from ..api.errors import MAX_ROW_ID, MIN_ROW_ID, problem
 from ..auth import AuthError, current_principal
 from ..engine import get_policy
-from ..store import sessions
-from ..store.db import close_db, database_path, get_db, pooled
-from ..store.events import after as events_after
+from ..store.sqlite import sessions
+from ..store.sqlite.db import close_db, database_path, get_db, pooled
+from ..store.sqlite.events import after as events_after
 from . import bp
 from .config import SidebarConfig, sidebar_config
 from .hub import HandedOut, hub_for

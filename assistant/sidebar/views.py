@@ -21,7 +21,7 @@ from ..domain.errors import ProfileError
 from ..engine import get_extractor, get_policy
 from ..extraction_limits import ExtractionLimit, queued
 from ..redaction import redact
-from ..store.db import get_db, row
+from ..store.sqlite.db import get_db, row
 from . import bp
 from . import composer as notes
 from .config import sidebar_config

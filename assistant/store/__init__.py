@@ -1,1 +1,2 @@
-"""The embedded store: SQLite through sqlite-utils, schema by named migrations."""
+"""Storage: the interface the services use (`interface.Store`) and its
+implementations beside each other, `sqlite/` (the embedded default) and `postgres/`."""

@@ -9,8 +9,8 @@ from typing import Any
 
 import sqlite_utils
 
-from ..store import audit
-from ..store.db import row, rows, writing
+from ..store.sqlite import audit
+from ..store.sqlite.db import row, rows, writing
 from .errors import WebhookError
 
 STATUSES = ("pending", "sending", "delivered", "dead", "cancelled")

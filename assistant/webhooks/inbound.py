@@ -20,7 +20,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from ..api.errors import InvalidJson, parse_json, problem
 from ..engine import get_extractor, get_policy
 from ..redaction import redact_values
-from ..store.db import get_db
+from ..store.sqlite.db import get_db
 from . import inbox
 from .actions import Ignore, InvalidMessage
 from .config import CHATWOOT, INBOUND_CONFIG_KEY, InboundConfig

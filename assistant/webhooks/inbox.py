@@ -25,8 +25,8 @@ from ..domain.customers import Identity
 from ..domain.errors import ProfileError
 from ..policy import Policy
 from ..redaction import redact, redact_values
-from ..store import audit
-from ..store.db import row, rows, writing
+from ..store.sqlite import audit
+from ..store.sqlite.db import row, rows, writing
 from . import chatwoot, messages
 from .actions import (
     Action,

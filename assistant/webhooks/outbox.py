@@ -21,8 +21,8 @@ from typing import Any
 
 import sqlite_utils
 
-from ..store import audit
-from ..store.db import row, rows, writing
+from ..store.sqlite import audit
+from ..store.sqlite.db import row, rows, writing
 from .config import DeliveryConfig
 from .retry import judge
 from .signing import new_message_id

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 import sqlite_utils
 
 from ..domain.events import EVENT_TYPES
-from ..store import audit
-from ..store.db import row, rows, writing
+from ..store.sqlite import audit
+from ..store.sqlite.db import row, rows, writing
 from .errors import WebhookError
 from .network import Network, RefusedAddress, Resolver, checked_addresses, system_resolver
 from .signing import new_secret

@@ -1,7 +1,7 @@
 """The delivery worker: outbox to deliveries, attempts in parallel, results recorded.
 
 One loop owns the database connection; sender threads only do HTTP. It wakes when
-another connection commits (PRAGMA data_version changes), when a retry or lease falls
+another connection commits (the store's change token moves), when a retry or lease falls
 due, or when an attempt ends. It also takes up inbound messages whose request died
 before processing them, and applies the retention. Stopping it at any moment, even with
 SIGKILL, loses nothing: claims run out and are taken again.
@@ -22,8 +22,10 @@ import sqlite_utils
 from flask import Flask
 
 from ..engine import get_extractor, get_policy
-from ..store.db import connect, database_path, row
-from ..store.failures import storage_condition
+from ..store.interface import Store
+from ..store.sqlite.db import connect, database_path, row
+from ..store.sqlite.failures import storage_condition
+from ..store.sqlite.store import SQLiteStore
 from . import deliveries, inbox, outbox
 from .config import INBOUND_CONFIG_KEY, DeliveryConfig, delivery_config, inbound_config
 from .network import Resolver, system_resolver
@@ -112,6 +114,7 @@ class Worker:
         do; `timeout` bounds the run in seconds). In-flight attempts finish first."""
         ends = time.monotonic() + timeout if timeout is not None else math.inf
         db = connect(database_path(self.app))
+        store: Store = SQLiteStore(db)
         width = self.config.concurrency
         pool = ThreadPoolExecutor(width, thread_name_prefix="webhook-send")
         in_flight: dict[Future[Outcome], Claim] = {}
@@ -137,7 +140,7 @@ class Worker:
                             self._record(db, finished)
                             wake_at = 0.0  # a chain may have moved on
                         now = time.time()
-                        version = int(db.execute("PRAGMA data_version").fetchone()[0])
+                        version = store.change_token()
                         if version != seen_version or now >= wake_at:
                             seen_version = version
                             while outbox.fan_out(db, now=now):

@@ -12,7 +12,7 @@ import sqlite3
 
 from flask import Flask, Response, current_app, request
 
-from ..api.errors import problem
+from ...api.errors import problem
 from .db import result_code
 
 RETRY_AFTER_SECONDS = 30  # an operator has to free space or make the file writable

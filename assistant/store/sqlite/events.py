@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlite_utils
 
-from ..domain.events import EVENT_TYPES, Event
+from ...domain.events import EVENT_TYPES, Event
 from .db import rows
 
 __all__ = ["EVENT_TYPES", "Event", "after", "publish"]
