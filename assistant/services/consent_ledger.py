@@ -3,7 +3,6 @@ once) and confirming the grants found in notes."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -17,11 +16,8 @@ from ..domain.errors import NotFound, ProfileError
 from ..domain.events import Event
 from ..domain.facts import contract_fact
 from ..policy import Policy
-from ..store.sqlite import audit
-from ..store.sqlite.db import row, rows, writing
-from ..store.sqlite.events import publish
 from .customers import get_customer
-from .records import active_facts, consent_state, take_out
+from .records import active_facts, consent_state, store_of, take_out
 
 
 def record_consent(
@@ -43,42 +39,27 @@ def record_consent(
     """Append a consent record; a withdrawal takes dependent facts out at once."""
     check_consent(policy, purpose, status)
     at = now or utcnow()
-    with writing(db):
+    store = store_of(db)
+    with store.transaction():
         get_customer(db, customer_id)
-        cur = db.execute(
-            "INSERT INTO consents (customer_id, purpose, channel, status, lawful_basis, source, "
-            "method, evidence, effective_from, effective_to, recorded_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                customer_id,
-                purpose,
-                channel,
-                status,
-                lawful_basis(policy, purpose),
-                source,
-                method,
-                json.dumps(dict(evidence)),
-                iso(effective_from or at),
-                iso(effective_to) if effective_to else None,
-                iso(at),
-            ],
+        record = store.insert_consent(
+            {
+                "customer_id": customer_id,
+                "purpose": purpose,
+                "channel": channel,
+                "status": status,
+                "lawful_basis": lawful_basis(policy, purpose),
+                "source": source,
+                "method": method,
+                "evidence": evidence,
+                "effective_from": iso(effective_from or at),
+                "effective_to": iso(effective_to) if effective_to else None,
+                "recorded_at": iso(at),
+            }
         )
-        consent_id = int(cur.lastrowid or 0)
-        record = row(db, "SELECT * FROM consents WHERE id = ?", [consent_id])
-        assert record is not None
-        record["evidence"] = json.loads(record["evidence"])
-        publish(
-            db,
-            Event(
-                "consent.changed",
-                customer_id,
-                actor,
-                iso(at),
-                {"consent": record},
-            ),
-        )
-        audit.append(
-            db,
+        consent_id = int(record["id"])
+        store.publish(Event("consent.changed", customer_id, actor, iso(at), {"consent": record}))
+        store.audit(
             at=iso(at),
             actor=actor,
             action=f"consent.{status}",
@@ -97,17 +78,11 @@ def close_granted_proposals(
 ) -> None:
     """Proposals the new grant answers are not asked again ("consent to confirm" beside
     "granted" would be two truths): they are closed as `granted`, naming the record."""
-    state = consent_state(db, customer_id)
-    for proposal in rows(
-        db,
-        "SELECT * FROM consent_proposals WHERE customer_id = ? AND status = 'pending'",
-        [customer_id],
-    ):
+    store = store_of(db)
+    state = store.consent_state(customer_id)
+    for proposal in store.pending_proposals(customer_id):
         if already_granted(state, policy, proposal, at):
-            db.execute(
-                "UPDATE consent_proposals SET status = 'granted', consent_id = ? WHERE id = ?",
-                [consent_id, proposal["id"]],
-            )
+            store.close_proposal(proposal["id"], "granted", consent_id)
 
 
 def apply_withdrawal(
@@ -133,11 +108,8 @@ def confirm_proposal(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Turn a grant found in a note into a consent record, with the wording as evidence."""
-    proposal = row(
-        db,
-        "SELECT * FROM consent_proposals WHERE id = ? AND customer_id = ?",
-        [proposal_id, customer_id],
-    )
+    store = store_of(db)
+    proposal = store.proposal(customer_id, proposal_id)
     if proposal is None:
         raise NotFound(f"consent proposal {proposal_id}")
     if proposal["status"] != "pending":
@@ -145,7 +117,7 @@ def confirm_proposal(
             409, "proposal_closed", f"proposal {proposal_id} is {proposal['status']}"
         )
     check_wording(policy, str(proposal["purpose"]), wording, wording_version)
-    with writing(db):
+    with store.transaction():
         record = record_consent(
             db,
             policy,
@@ -164,8 +136,5 @@ def confirm_proposal(
             },
             now=now,
         )
-        db.execute(
-            "UPDATE consent_proposals SET status = 'confirmed', consent_id = ? WHERE id = ?",
-            [record["id"], proposal_id],
-        )
+        store.close_proposal(proposal_id, "confirmed", int(record["id"]))
     return record

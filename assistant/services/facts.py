@@ -15,10 +15,7 @@ from ..domain.errors import NotFound, ProfileError
 from ..domain.events import Event, fact_event_type, removal_event_type
 from ..domain.facts import check_complaint_status, check_removal_reason, corrected_attrs, fact_view
 from ..policy import Policy
-from ..store.sqlite import audit
-from ..store.sqlite.db import row, writing
-from ..store.sqlite.events import publish
-from .records import consent_state, fact_row, record_decision, take_out
+from .records import consent_state, fact_row, record_decision, store_of, take_out
 
 
 def remove_fact(
@@ -33,17 +30,15 @@ def remove_fact(
     """Correct the profile: take a fact out (history kept), with the reason audited."""
     check_removal_reason(reason)
     at = now or utcnow()
-    with writing(db):
-        fact = row(
-            db, "SELECT * FROM facts WHERE id = ? AND customer_id = ?", [fact_id, customer_id]
-        )
+    store = store_of(db)
+    with store.transaction():
+        fact = store.customer_fact(customer_id, fact_id)
         if fact is None:
             raise NotFound(f"fact {fact_id}")
         if fact["removed_at"]:
             raise ProfileError(409, "already_removed", f"fact {fact_id} was already removed")
         take_out(db, fact, actor=actor, at=at, reason=reason)
-        audit.append(
-            db,
+        store.audit(
             at=iso(at),
             actor=actor,
             action="fact.removed",
@@ -51,7 +46,7 @@ def remove_fact(
             # The reason itself is kept with the fact (erasable), only its digest here.
             details={
                 "fact_id": fact_id,
-                "reason_digest": audit.keyed_digest(db, customer_id, reason),
+                "reason_digest": store.keyed_digest(customer_id, reason),
             },
         )
         updated = fact_row(db, fact_id)
@@ -78,10 +73,9 @@ def correct_fact(
     fact is no longer in the profile or the policy would not store the corrected fact.
     """
     at = now or utcnow()
-    with writing(db):
-        fact = row(
-            db, "SELECT * FROM facts WHERE id = ? AND customer_id = ?", [fact_id, customer_id]
-        )
+    store = store_of(db)
+    with store.transaction():
+        fact = store.customer_fact(customer_id, fact_id)
         if fact is None:
             raise NotFound(f"fact {fact_id}")
         if fact["removed_at"] or fact["superseded_by"]:
@@ -106,44 +100,35 @@ def correct_fact(
             policy,
             iso(at),
         )
-        cur = db.execute(
-            "INSERT INTO facts (customer_id, note_id, kind, field, value, polarity, category, "
-            "status, attrs, evidence_start, evidence_end, evidence_text, extractor, "
-            "model_version, confidence, agent, purpose, lawful_basis, decision_id, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                customer_id,
-                fact["note_id"],
-                fact["kind"],
-                corrected.get("field"),
-                corrected.get("value"),
-                corrected.get("polarity"),
-                corrected.get("category"),
-                fact["status"],
-                json.dumps(corrected),
-                fact["evidence_start"],
-                fact["evidence_end"],
-                fact["evidence_text"],
-                "correction",
-                f"corrects-{fact_id}",
-                1.0,
-                actor,
-                decision.purpose,
-                decision.lawful_basis,
-                recorded["id"],
-                iso(at),
-            ],
+        new_id = store.insert_fact(
+            {
+                "customer_id": customer_id,
+                "note_id": fact["note_id"],
+                "kind": fact["kind"],
+                "field": corrected.get("field"),
+                "value": corrected.get("value"),
+                "polarity": corrected.get("polarity"),
+                "category": corrected.get("category"),
+                "status": fact["status"],
+                "attrs": corrected,
+                "evidence_start": fact["evidence_start"],
+                "evidence_end": fact["evidence_end"],
+                "evidence_text": fact["evidence_text"],
+                "extractor": "correction",
+                "model_version": f"corrects-{fact_id}",
+                "confidence": 1.0,
+                "agent": actor,
+                "purpose": decision.purpose,
+                "lawful_basis": decision.lawful_basis,
+                "decision_id": recorded["id"],
+                "created_at": iso(at),
+            }
         )
-        new_id = int(cur.lastrowid or 0)
-        db.execute(
-            "UPDATE facts SET superseded_by = ?, superseded_at = ? WHERE id = ?",
-            [new_id, iso(at), fact_id],
-        )
+        store.mark_superseded(fact_id, new_id, iso(at))
         kind = str(fact["kind"])
         old_view = fact_view(fact_row(db, fact_id))
         new_view = fact_view(fact_row(db, new_id))
-        publish(
-            db,
+        store.publish(
             Event(
                 removal_event_type(kind),
                 customer_id,
@@ -152,8 +137,7 @@ def correct_fact(
                 {"fact": old_view, "superseded_by": new_id},
             ),
         )
-        publish(
-            db,
+        store.publish(
             Event(fact_event_type(kind, "added"), customer_id, actor, iso(at), {"fact": new_view}),
         )
         details: dict[str, Any] = {
@@ -162,9 +146,8 @@ def correct_fact(
             "keys": sorted(changes),
         }
         if reason.strip():
-            details["reason_digest"] = audit.keyed_digest(db, customer_id, reason)
-        audit.append(
-            db,
+            details["reason_digest"] = store.keyed_digest(customer_id, reason)
+        store.audit(
             at=iso(at),
             actor=actor,
             action="fact.corrected",
@@ -186,25 +169,18 @@ def set_complaint_status(
     """Mark a complaint resolved (or re-open it)."""
     check_complaint_status(status)
     at = now or utcnow()
-    with writing(db):
-        fact = row(
-            db,
-            "SELECT * FROM facts WHERE id = ? AND customer_id = ? AND kind = 'complaint'",
-            [fact_id, customer_id],
-        )
+    store = store_of(db)
+    with store.transaction():
+        fact = store.customer_fact(customer_id, fact_id, kind="complaint")
         if fact is None:
             raise NotFound(f"complaint {fact_id}")
         if fact["removed_at"]:
             raise ProfileError(409, "fact_removed", f"complaint {fact_id} was removed")
         attrs = json.loads(fact["attrs"])
         attrs["status"] = status
-        db.execute(
-            "UPDATE facts SET status = ?, attrs = ?, updated_at = ? WHERE id = ?",
-            [status, json.dumps(attrs), iso(at), fact_id],
-        )
+        store.update_status(fact_id, status, attrs, iso(at))
         updated = fact_row(db, fact_id)
-        publish(
-            db,
+        store.publish(
             Event(
                 "profile.complaint.updated",
                 customer_id,
@@ -213,8 +189,7 @@ def set_complaint_status(
                 {"fact": fact_view(updated)},
             ),
         )
-        audit.append(
-            db,
+        store.audit(
             at=iso(at),
             actor=actor,
             action="complaint.status",

@@ -10,7 +10,6 @@ re-based onto it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, overload
@@ -25,12 +24,9 @@ from ..domain.events import Event
 from ..domain.facts import Supersession, fact_view
 from ..domain.notes import PROPOSE, REQUEST, STORE, WITHDRAW, PlannedFact, plan_note
 from ..policy import Policy
-from ..store.sqlite import audit
-from ..store.sqlite.db import row, rows, writing
-from ..store.sqlite.events import publish
 from .consent_ledger import record_consent
 from .customers import get_customer
-from .records import consent_state, fact_row, record_decision
+from .records import fact_row, record_decision, store_of
 from .rights import open_request
 
 
@@ -101,7 +97,7 @@ def save_note(
     """
     check_note(extractor, text)
     result = (extract or extractor.extract)(text)
-    with writing(db):
+    with store_of(db).transaction():
         if before is not None and before():
             return None
         stored = ingest_note(
@@ -143,17 +139,12 @@ def ingest_note(
     decisions: list[dict[str, Any]] = []
     proposals: list[dict[str, Any]] = []
     requests: list[dict[str, Any]] = []
-    with writing(db):
+    store = store_of(db)
+    with store.transaction():
         get_customer(db, customer_id)
-        plan = plan_note(
-            result, consent_state(db, customer_id), policy, at, customer_id=customer_id
-        )
-        cur = db.execute(
-            "INSERT INTO notes (customer_id, agent, source, redacted_text, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [customer_id, agent, source, result.redacted_text, stamp],
-        )
-        note_id = int(cur.lastrowid or 0)
+        state = store.consent_state(customer_id)
+        plan = plan_note(result, state, policy, at, customer_id=customer_id)
+        note_id = store.insert_note(customer_id, agent, source, result.redacted_text, stamp)
         recorded: dict[int, int] = {}  # the plan's placeholder ids -> the ledger's ids
         for step in plan.facts:
             decision = step.decision
@@ -211,8 +202,7 @@ def ingest_note(
                 )
         # A withdrawal later in the same note may have taken earlier facts out again.
         stored = [fact_view(fact_row(db, f["id"])) for f in stored]
-        audit.append(
-            db,
+        store.audit(
             at=stamp,
             actor=agent,
             action="note.ingested",
@@ -251,42 +241,37 @@ def _store_fact(
     at: datetime,
 ) -> dict[str, Any]:
     attrs, evidence, contract = step.attrs, step.evidence, step.contract
-    kind = str(contract["kind"])
-    cur = db.execute(
-        "INSERT INTO facts (customer_id, note_id, kind, field, value, polarity, category, status, "
-        "attrs, evidence_start, evidence_end, evidence_text, extractor, model_version, "
-        "confidence, agent, purpose, lawful_basis, decision_id, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            customer_id,
-            note_id,
-            kind,
-            attrs.get("field"),
-            None if attrs.get("value") is None else str(attrs.get("value")),
-            attrs.get("polarity"),
-            attrs.get("category"),
-            attrs.get("status"),
-            json.dumps(dict(attrs)),
-            evidence["start"],
-            evidence["end"],
-            evidence["text"],
-            "trustline-rules",
-            f"{extractor.model_name}-{extractor.model_version}",
-            float(contract.get("confidence", 0.0)),
-            agent,
-            step.decision.purpose or "",
-            step.decision.lawful_basis or "",
-            decision_id,
-            iso(at),
-        ],
+    store = store_of(db)
+    fact_id = store.insert_fact(
+        {
+            "customer_id": customer_id,
+            "note_id": note_id,
+            "kind": str(contract["kind"]),
+            "field": attrs.get("field"),
+            "value": None if attrs.get("value") is None else str(attrs.get("value")),
+            "polarity": attrs.get("polarity"),
+            "category": attrs.get("category"),
+            "status": attrs.get("status"),
+            "attrs": attrs,
+            "evidence_start": evidence["start"],
+            "evidence_end": evidence["end"],
+            "evidence_text": evidence["text"],
+            "extractor": "trustline-rules",
+            "model_version": f"{extractor.model_name}-{extractor.model_version}",
+            "confidence": float(contract.get("confidence", 0.0)),
+            "agent": agent,
+            "purpose": step.decision.purpose or "",
+            "lawful_basis": step.decision.lawful_basis or "",
+            "decision_id": decision_id,
+            "created_at": iso(at),
+        }
     )
-    fact_id = int(cur.lastrowid or 0)
     if step.supersedes is not None:
         _supersede(db, customer_id, fact_id, step.supersedes, note_id, agent=agent, at=at)
     view = fact_view(fact_row(db, fact_id))
     event_type = step.event_type
     assert event_type is not None
-    publish(db, Event(event_type, customer_id, agent, iso(at), {"fact": view}))
+    store.publish(Event(event_type, customer_id, agent, iso(at), {"fact": view}))
     return view
 
 
@@ -301,27 +286,10 @@ def _supersede(
     at: datetime,
 ) -> None:
     """Older facts on the same preference step aside (kept as history)."""
-    older = rows(
-        db,
-        "SELECT * FROM facts WHERE customer_id = ? AND kind = 'preference' AND field = ? "
-        "AND value = ? AND id != ? AND superseded_by IS NULL AND removed_at IS NULL",
-        [customer_id, rule.field, rule.value, fact_id],
-    )
-    if rule.exclusive:
-        older += rows(
-            db,
-            "SELECT * FROM facts WHERE customer_id = ? AND kind = 'preference' AND field = ? "
-            "AND value != ? AND polarity = 'positive' AND note_id != ? "
-            "AND superseded_by IS NULL AND removed_at IS NULL",
-            [customer_id, rule.field, rule.value, note_id],
-        )
-    for old in older:
-        db.execute(
-            "UPDATE facts SET superseded_by = ?, superseded_at = ? WHERE id = ?",
-            [fact_id, iso(at), old["id"]],
-        )
-        publish(
-            db,
+    store = store_of(db)
+    for old in store.superseded_by(customer_id, rule, fact_id, note_id):
+        store.mark_superseded(old["id"], fact_id, iso(at))
+        store.publish(
             Event(
                 "profile.preference.removed",
                 customer_id,
@@ -343,20 +311,9 @@ def _propose(
 ) -> dict[str, Any]:
     """A grant found in a note waits for the agent's confirmation, with an event so that
     open sidebars (and CRMs) see the consent waiting to be confirmed."""
-    fact = step.contract
-    cur = db.execute(
-        "INSERT INTO consent_proposals (customer_id, note_id, purpose, channel, "
-        "evidence_text, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-        [
-            customer_id,
-            note_id,
-            fact["purpose"],
-            fact.get("channel"),
-            step.evidence["text"],
-            iso(at),
-        ],
+    fact, store = step.contract, store_of(db)
+    proposal = store.insert_proposal(
+        customer_id, note_id, fact["purpose"], fact.get("channel"), step.evidence["text"], iso(at)
     )
-    proposal = row(db, "SELECT * FROM consent_proposals WHERE id = ?", [cur.lastrowid])
-    assert proposal is not None
-    publish(db, Event("consent.proposed", customer_id, agent, iso(at), {"proposal": proposal}))
+    store.publish(Event("consent.proposed", customer_id, agent, iso(at), {"proposal": proposal}))
     return proposal

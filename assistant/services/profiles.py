@@ -12,9 +12,8 @@ from ..domain.clock import iso, utcnow
 from ..domain.facts import fact_view
 from ..domain.rights import EXPORT_FORMAT
 from ..policy import Policy
-from ..store.sqlite.db import rows
 from .customers import get_customer, identities_of
-from .records import active_facts, consent_ledger, consent_state
+from .records import active_facts, consent_ledger, consent_state, store_of
 
 
 def profile(db: sqlite_utils.Database, policy: Policy, customer_id: str) -> dict[str, Any]:
@@ -33,21 +32,16 @@ def profile(db: sqlite_utils.Database, policy: Policy, customer_id: str) -> dict
         "consents": consents,
         "complaints": complaints,
         "preferences": [f for f in facts if f["kind"] == "preference"],
-        "consent_proposals": rows(
-            db,
-            "SELECT * FROM consent_proposals WHERE customer_id = ? AND status = 'pending'",
-            [customer_id],
-        ),
-        "requests": rows(
-            db, "SELECT * FROM dsr WHERE customer_id = ? AND status = 'open'", [customer_id]
-        ),
+        "consent_proposals": store_of(db).pending_proposals(customer_id),
+        "requests": store_of(db).requests(customer_id, only_open=True),
     }
 
 
 def export(db: sqlite_utils.Database, policy: Policy, customer_id: str) -> dict[str, Any]:
     """Art. 15 / 20: everything held on the customer, machine-readable."""
     view = profile(db, policy, customer_id)
-    all_facts = rows(db, "SELECT * FROM facts WHERE customer_id = ? ORDER BY id", [customer_id])
+    store = store_of(db)
+    all_facts = store.all_facts(customer_id)
     return {
         "format": EXPORT_FORMAT,
         "exported_at": iso(utcnow()),
@@ -57,14 +51,7 @@ def export(db: sqlite_utils.Database, policy: Policy, customer_id: str) -> dict[
         "profile": {"complaints": view["complaints"], "preferences": view["preferences"]},
         "facts": [fact_view(f) for f in all_facts],
         "consents": consent_ledger(db, customer_id),
-        "decisions": rows(
-            db, "SELECT * FROM decisions WHERE customer_id = ? ORDER BY id", [customer_id]
-        ),
-        "notes": rows(
-            db,
-            "SELECT id, agent, source, redacted_text, created_at FROM notes "
-            "WHERE customer_id = ? ORDER BY id",
-            [customer_id],
-        ),
-        "requests": rows(db, "SELECT * FROM dsr WHERE customer_id = ? ORDER BY id", [customer_id]),
+        "decisions": store.decisions(customer_id),
+        "notes": store.notes(customer_id),
+        "requests": store.requests(customer_id),
     }
