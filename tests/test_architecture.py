@@ -5,6 +5,7 @@ ast (nothing is imported), following every module of assistant/ a module imports
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,26 @@ def test_the_check_sees_an_import_through_another_module(tmp_path: Path) -> None
     notes.write_text(notes.read_text(encoding="utf-8") + "\nfrom .. import helpers\n")
     found = forbidden(sorted((copy / "domain").glob("*.py")), WEB, tmp_path)
     assert found == ["assistant.helpers imports flask"]
+
+
+SQL = re.compile(r"\b(SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM|PRAGMA)\b")
+
+
+def sql_in(paths: list[Path]) -> list[str]:
+    """The string constants of `paths` that read as SQL statements."""
+    return sorted(
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path in paths
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.search(node.value)
+    )
+
+
+@pytest.mark.parametrize("layer", ["domain", "services"])
+def test_sql_is_written_in_the_store_only(layer: str) -> None:
+    assert sql_in(sorted((PACKAGE / layer).glob("*.py"))) == []
+
+
+def test_the_sql_check_sees_a_statement() -> None:
+    # The store writes SQL: the check finds it there.
+    assert sql_in([PACKAGE / "store" / "sqlite" / "store.py"])
