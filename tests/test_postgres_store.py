@@ -27,13 +27,17 @@ AT = "2026-12-02T10:00:00.000000+00:00"
 _names = itertools.count()
 
 
-@pytest.fixture
-def db_url(postgres_url: str) -> str:
-    """A new database on the session's cluster, migrated."""
+def new_database(postgres_url: str) -> str:
+    """A new database on the session's cluster, migrated; returns its URL."""
     url = pgcluster.create_database(postgres_url, f"t{next(_names)}_{random.randrange(10**6)}")
     with connect(url, autocommit=True) as conn:
         migrate(conn)
     return url
+
+
+@pytest.fixture
+def db_url(postgres_url: str) -> str:
+    return new_database(postgres_url)
 
 
 @pytest.fixture
