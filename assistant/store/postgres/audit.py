@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
 GENESIS = "0" * 64
@@ -68,8 +69,10 @@ def verify(conn: psycopg.Connection[Any]) -> Verification:
     prev = GENESIS
     count = 0
     last_id = 0
-    with conn.transaction():  # one snapshot for the rows and the head
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    idle = conn.info.transaction_status == TransactionStatus.IDLE
+    with conn.transaction():
+        if idle:  # one snapshot for the rows and the head (else the caller's transaction)
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         cur = conn.cursor(row_factory=dict_row)
         head = cur.execute("SELECT last_id, hash FROM audit_head").fetchone()
         for entry in cur.execute("SELECT * FROM audit_log ORDER BY id"):
