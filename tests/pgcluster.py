@@ -53,7 +53,7 @@ def binaries() -> Path:
     return candidates[-1]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
@@ -218,7 +218,7 @@ def start_cluster() -> Cluster:
     try:
         cluster.init()
         for attempt in range(START_TRIES):
-            cluster.port = _free_port()
+            cluster.port = free_port()
             try:
                 cluster.start()
                 break

@@ -319,7 +319,7 @@ def test_a_malformed_url_names_the_setting(url: str) -> None:
 
 
 def test_an_unreachable_server_names_the_setting() -> None:
-    port = pgcluster._free_port()  # nothing listens there
+    port = pgcluster.free_port()  # nothing listens there
     with pytest.raises(Unreachable, match="TRUSTLINE_DATABASE") as caught:
         open_pool(f"postgresql://u:s3cret@127.0.0.1:{port}/trustline")
     assert f"127.0.0.1:{port}/trustline" in str(caught.value)
