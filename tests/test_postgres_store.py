@@ -281,6 +281,19 @@ def test_a_follower_reads_concurrent_writers_in_commit_order(db_url: str, conn: 
     assert positions == sorted(positions)
 
 
+def test_an_event_deleted_in_its_own_transaction_is_neither_streamed_nor_sent(
+    conn: psycopg.Connection[Any],
+) -> None:
+    add_customer(conn, "c1")
+    with conn.transaction():
+        gone = publish(conn, "c1", 1)
+        conn.execute("DELETE FROM events WHERE id = %s", [gone])
+        kept = publish(conn, "c1", 2)
+    assert [e["id"] for e in events.after(conn, 0)] == [kept]
+    outbox_rows = conn.execute("SELECT event_id FROM webhook_outbox").fetchall()
+    assert outbox_rows == [{"event_id": kept}]
+
+
 def test_a_commit_with_events_wakes_a_listener(db_url: str, conn: Any) -> None:
     add_customer(conn, "c1")
     with events.Listener(db_url) as listener:
@@ -323,6 +336,7 @@ def test_an_unreachable_server_names_the_setting() -> None:
     with pytest.raises(Unreachable, match="TRUSTLINE_DATABASE") as caught:
         open_pool(f"postgresql://u:s3cret@127.0.0.1:{port}/trustline")
     assert f"127.0.0.1:{port}/trustline" in str(caught.value)
+    assert "Connection refused" in str(caught.value)
     assert "s3cret" not in str(caught.value)
 
 

@@ -71,8 +71,11 @@ def connect(url: str, **kwargs: Any) -> psycopg.Connection[dict[str, Any]]:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[-1].strip() if text else type(exc).__name__
+    """libpq's reason ("... port 5432 failed: Connection refused"), without its hints."""
+    lines = str(exc).strip().splitlines()
+    if not lines:
+        return type(exc).__name__
+    return lines[0].removeprefix("connection failed: ").strip().rstrip(".")
 
 
 def open_pool(url: str, *, min_size: int = 1, max_size: int = 8) -> ConnectionPool[Any]:

@@ -383,6 +383,9 @@ BEGIN
     PERFORM pg_advisory_xact_lock({EVENTS_LOCK});
     pos := nextval('events_position_seq');
     UPDATE events SET position = pos WHERE id = NEW.id;
+    IF NOT FOUND THEN
+        RETURN NULL;  -- deleted again in its own transaction: nothing to stream or send
+    END IF;
     INSERT INTO webhook_outbox (seq, event_id) VALUES (pos, NEW.id);
     PERFORM pg_notify('trustline_events', '');
     RETURN NULL;
