@@ -10,7 +10,7 @@ EN_MODEL_SHA256 := e94cbf6c242453a89af524aaea8e08917b420c11792d6ac662d166b591059
 
 VENDOR := static/vendor
 
-.PHONY: run test lint typecheck check lock bench train clean browsers
+.PHONY: run test lint typecheck check lock bench train clean browsers postgres
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,11 +37,23 @@ browsers:
 	  fi; \
 	fi
 
+# Debian's PostgreSQL server binaries (initdb, pg_ctl) for the tests' throwaway clusters
+# (tests/pgcluster.py finds them on PATH or under /usr/lib/postgresql/*/bin). `make run`
+# does not need them: SQLite stays the default store.
+postgres:
+	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	  else \
+	    echo "The PostgreSQL tests need Debian's postgresql (initdb, pg_ctl): sudo apt-get install postgresql" >&2; exit 1; \
+	  fi; \
+	fi
+
 # The demo agent desktop is on here only (TRUSTLINE_DEMO defaults to off).
 run: $(BIN)/.installed $(VENDOR)/.installed
 	TRUSTLINE_DEMO=1 $(BIN)/trustline serve --host $(HOST) --port $(PORT)
 
-test: $(BIN)/.installed $(VENDOR)/.installed browsers
+test: $(BIN)/.installed $(VENDOR)/.installed browsers postgres
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -207,3 +207,17 @@ def shared_data() -> Path:
         reason = f"needs ../shared/data at {SHARED_DIR / 'data'}, which is absent"
         pytest.skip(reason)  # allowed: ../shared absent on a user machine
     return root / "data"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """The URL of a database on a throwaway PostgreSQL cluster started for this session
+    (tests/pgcluster.py), stopped and removed at its end; skips without the binaries."""
+    from tests import pgcluster
+
+    try:
+        pgcluster.binaries()
+    except pgcluster.NoPostgres as exc:
+        pytest.skip(str(exc))  # allowed: postgresql absent on a user machine
+    with pgcluster.cluster() as started:
+        yield started.url()

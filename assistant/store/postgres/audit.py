@@ -1,0 +1,96 @@
+"""The hash-chained audit log on PostgreSQL: the same entries and digests as SQLite's
+(assistant/store/audit.py), so a chain copied from SQLite verifies here unchanged.
+
+One chain across hosts: an appender locks the `audit_head` row (the last id and hash),
+chains to it, inserts, moves the head; the next appender waits for that commit. The head
+also shows a deleted tail, which a chain alone cannot. Subjects arrive already
+pseudonymised (the caller's job, as in SQLite's `append`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg.pq import TransactionStatus
+from psycopg.rows import dict_row
+
+GENESIS = "0" * 64
+
+
+def digest(
+    prev_hash: str, at: str, actor: str, action: str, subject: str | None, details: str
+) -> str:
+    """An entry's hash: the same formula as SQLite's audit log."""
+    payload = json.dumps([prev_hash, at, actor, action, subject, details], ensure_ascii=True)
+    return hashlib.sha256(payload.encode("ascii")).hexdigest()
+
+
+def append(
+    conn: psycopg.Connection[Any],
+    *,
+    at: str,
+    actor: str,
+    action: str,
+    subject: str | None,
+    details: dict[str, Any] | None = None,
+) -> int:
+    """Add one entry chained to the last one, in the caller's transaction."""
+    cur = conn.cursor(row_factory=dict_row)
+    head = cur.execute("SELECT hash FROM audit_head FOR UPDATE").fetchone()
+    assert head is not None, "audit_head has no row: the schema was not migrated"
+    prev_hash = str(head["hash"])
+    body = json.dumps(details or {}, sort_keys=True, ensure_ascii=True)
+    hash_ = digest(prev_hash, at, actor, action, subject, body)
+    inserted = cur.execute(
+        "INSERT INTO audit_log (at, actor, action, subject, details, prev_hash, hash) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        [at, actor, action, subject, body, prev_hash, hash_],
+    ).fetchone()
+    assert inserted is not None
+    cur.execute("UPDATE audit_head SET last_id = %s, hash = %s", [inserted["id"], hash_])
+    return int(inserted["id"])
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    ok: bool
+    entries: int
+    first_bad_id: int | None = None
+    problem: str | None = None
+
+
+def verify(conn: psycopg.Connection[Any]) -> Verification:
+    """Recompute the chain; report the first row that was edited, deleted or inserted,
+    or a deleted tail (the head names a later entry than the last one)."""
+    prev = GENESIS
+    count = 0
+    last_id = 0
+    idle = conn.info.transaction_status == TransactionStatus.IDLE
+    with conn.transaction():
+        if idle:  # one snapshot for the rows and the head (else the caller's transaction)
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cur = conn.cursor(row_factory=dict_row)
+        head = cur.execute("SELECT last_id, hash FROM audit_head").fetchone()
+        for entry in cur.execute("SELECT * FROM audit_log ORDER BY id"):
+            count += 1
+            if entry["prev_hash"] != prev:
+                return Verification(False, count, entry["id"], "previous entry missing or changed")
+            expected = digest(
+                prev,
+                entry["at"],
+                entry["actor"],
+                entry["action"],
+                entry["subject"],
+                entry["details"],
+            )
+            if entry["hash"] != expected:
+                return Verification(False, count, entry["id"], "entry content changed")
+            prev = entry["hash"]
+            last_id = entry["id"]
+    if head is not None and (head["last_id"] > last_id or head["hash"] != prev):
+        return Verification(False, count, last_id + 1, "latest entries deleted")
+    return Verification(True, count)
