@@ -13,12 +13,12 @@ import psycopg
 import pytest
 import sqlite_utils
 
-from assistant.store import audit as sqlite_audit
-from assistant.store import db as sqlite_db
-from assistant.store import events as sqlite_events
 from assistant.store.postgres import audit, events
 from assistant.store.postgres.connection import connect
 from assistant.store.postgres.copy import TABLES, CopyError, copy_database
+from assistant.store.sqlite import audit as sqlite_audit
+from assistant.store.sqlite import db as sqlite_db
+from assistant.store.sqlite import events as sqlite_events
 from tests.test_postgres_store import AT, new_database
 
 

@@ -15,12 +15,12 @@ from typing import Any
 import psycopg
 import pytest
 
-from assistant.store import audit as sqlite_audit
 from assistant.store.postgres import audit, events
 from assistant.store.postgres.connection import connect, open_pool
 from assistant.store.postgres.errors import MalformedURL, SchemaTooNew, Unreachable
 from assistant.store.postgres.migrations import MIGRATIONS, applied, migrate
 from assistant.store.postgres.writes import writing
+from assistant.store.sqlite import audit as sqlite_audit
 from tests import pgcluster
 
 AT = "2026-12-02T10:00:00.000000+00:00"
