@@ -15,12 +15,12 @@ from typing import Any
 import psycopg
 import pytest
 
+from assistant.store import audit_chain
 from assistant.store.postgres import audit, events
 from assistant.store.postgres.connection import connect, open_pool
 from assistant.store.postgres.errors import MalformedURL, SchemaTooNew, Unreachable
 from assistant.store.postgres.migrations import MIGRATIONS, applied, migrate
 from assistant.store.postgres.writes import writing
-from assistant.store.sqlite import audit as sqlite_audit
 from tests import pgcluster
 
 AT = "2026-12-02T10:00:00.000000+00:00"
@@ -128,7 +128,7 @@ def test_audit_chain_verifies_with_sqlites_digest(conn: psycopg.Connection[Any])
     last = conn.execute("SELECT * FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
     assert last is not None
     fields = [last[k] for k in ("prev_hash", "at", "actor", "action", "subject", "details")]
-    assert last["hash"] == sqlite_audit._digest(*fields)  # one chain format on both engines
+    assert last["hash"] == audit_chain.digest(*fields)  # one chain format on both engines
 
 
 def test_audit_log_refuses_update_and_delete(conn: psycopg.Connection[Any]) -> None:

@@ -9,7 +9,6 @@ pseudonymised (the caller's job, as in SQLite's `append`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -18,15 +17,7 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
-GENESIS = "0" * 64
-
-
-def digest(
-    prev_hash: str, at: str, actor: str, action: str, subject: str | None, details: str
-) -> str:
-    """An entry's hash: the same formula as SQLite's audit log."""
-    payload = json.dumps([prev_hash, at, actor, action, subject, details], ensure_ascii=True)
-    return hashlib.sha256(payload.encode("ascii")).hexdigest()
+from ..audit_chain import GENESIS, digest
 
 
 def append(

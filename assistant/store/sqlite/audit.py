@@ -19,16 +19,8 @@ from typing import Any
 
 import sqlite_utils
 
+from ..audit_chain import GENESIS, digest
 from .db import row, rows
-
-GENESIS = "0" * 64
-
-
-def _digest(
-    prev_hash: str, at: str, actor: str, action: str, subject: str | None, details: str
-) -> str:
-    payload = json.dumps([prev_hash, at, actor, action, subject, details], ensure_ascii=True)
-    return hashlib.sha256(payload.encode("ascii")).hexdigest()
 
 
 def _subject_key(db: sqlite_utils.Database, customer_id: str, *, create: bool) -> bytes | None:
@@ -97,7 +89,7 @@ def append(
             subject,
             body,
             prev_hash,
-            _digest(prev_hash, at, actor, action, subject, body),
+            digest(prev_hash, at, actor, action, subject, body),
         ],
     )
     return int(cur.lastrowid or 0)
@@ -120,7 +112,7 @@ def verify(db: sqlite_utils.Database) -> Verification:
         count += 1
         if entry["prev_hash"] != prev:
             return Verification(False, count, entry["id"], "previous entry missing or changed")
-        expected = _digest(
+        expected = digest(
             prev, entry["at"], entry["actor"], entry["action"], entry["subject"], entry["details"]
         )
         if entry["hash"] != expected:
