@@ -21,10 +21,21 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     app.config["MAX_CONTENT_LENGTH"] = app.config["TRUSTLINE_MAX_REQUEST_BYTES"]
 
-    from . import api, auth, customer_page, engine, extraction_limits, security, sidebar, webhooks
-    from .api.errors import http_error as api_http_error
-    from .api.errors import problem
-    from .store.sqlite import db, failures
+    from . import (
+        api,
+        auth,
+        customer_page,
+        db,
+        engine,
+        extraction_limits,
+        security,
+        sidebar,
+        webhooks,
+    )
+    from .store.sqlite import failures
+    from .web import storage
+    from .web.problems import http_error as api_http_error
+    from .web.problems import problem
 
     engine.init_app(app)
     auth.init_app(app)
@@ -35,7 +46,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     webhooks.init_app(app)
     security.init_app(app)
     extraction_limits.init_app(app)
-    failures.init_app(app)  # disk full, read-only: 503 with Retry-After, not 500
+    # disk full, read-only: 503 with Retry-After, not 500
+    storage.init_app(app, failures.ERROR, failures.storage_condition)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:

@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 import sqlite_utils
 from flask import Flask, current_app, g, request
 
-from .store.sqlite.db import get_db, row
+from .db import get_db
+from .store.sqlite.db import row
 
 F = TypeVar("F", bound=Callable[..., Any])
 SCOPES = ("read", "write", "consent", "admin")

@@ -28,7 +28,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def app_db() -> Iterator[tuple[Flask, sqlite_utils.Database]]:
     """The app (settings, migrated database) and a database handle, inside its context."""
     from . import create_app
-    from .store.sqlite.db import get_db
+    from .db import get_db
 
     app = create_app()
     with app.app_context():

@@ -22,8 +22,8 @@ from contextlib import contextmanager, suppress
 
 from flask import Flask, Response, current_app, request
 
-from .api.errors import problem
 from .auth import AuthError, bearer_key, current_principal
+from .web.problems import problem
 
 # The app's own pages set a strict CSP (assistant/sidebar/headers.py); everything else
 # (JSON, problem documents, errors) renders nothing, so it may load and frame nothing.

@@ -16,10 +16,11 @@ from flask.testing import FlaskClient
 
 from assistant import services
 from assistant.cli import main
+from assistant.db import get_db
 from assistant.policy import load_policy
 from assistant.sidebar import launch
 from assistant.sidebar.demo import CUSTOMERS, seed
-from assistant.store.sqlite.db import connect, get_db
+from assistant.store.sqlite.db import connect
 from nlp import Extractor
 
 CHATWOOT_SECRET = "chatwoot-launch-secret-for-tests-" + "c" * 32

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from assistant.auth import create_key
-from assistant.store.sqlite.db import get_db
+from assistant.db import get_db
 
 URL = "/api/v1/extract"
 

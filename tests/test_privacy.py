@@ -16,8 +16,9 @@ from flask.testing import FlaskClient
 from test_webhooks_inbound import CRM_SECRET, send
 
 from assistant.cli import main
+from assistant.db import get_db
 from assistant.store.sqlite import audit
-from assistant.store.sqlite.db import connect, database_path, get_db
+from assistant.store.sqlite.db import connect, database_path
 from assistant.webhooks.worker import Worker
 
 SYNCHRONOUS_FULL = 2  # PRAGMA synchronous: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA

@@ -802,7 +802,7 @@ def test_demo_desktop_frames_a_signed_sidebar(
 ) -> None:
     app = make_app(TRUSTLINE_SECRET_KEY="demo-key-" + "d" * 40, TRUSTLINE_DEMO=True)
     with app.app_context():
-        from assistant.store.sqlite.db import get_db
+        from assistant.db import get_db
 
         assert seed(get_db(), extractor, load_policy()) == [c.id for c in CUSTOMERS]
         assert seed(get_db(), extractor, load_policy()) == []  # idempotent
@@ -845,7 +845,7 @@ def test_anonymous_demo_visitors_cannot_take_the_stream_slots(
         TRUSTLINE_SECRET_KEY="demo-key-" + "d" * 40, TRUSTLINE_DEMO=True, TRUSTLINE_MAX_STREAMS=224
     )
     with app.app_context():
-        from assistant.store.sqlite.db import get_db
+        from assistant.db import get_db
 
         seed(get_db(), extractor, load_policy())
         reader = create_key(get_db(), "integration", ["read"])

@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from . import customers, errors, extract, openapi, webhooks  # noqa: E402,F401  (routes register on bp)
+from . import customers, extract, handlers, openapi, webhooks  # noqa: E402,F401  (routes register on bp)

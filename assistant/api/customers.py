@@ -13,13 +13,15 @@ from nlp import ExtractionResult
 
 from .. import services
 from ..auth import current_principal, require
+from ..db import get_db
 from ..engine import get_extractor, get_policy
 from ..extraction_limits import queued
 from ..redaction import redact, redact_values
-from ..store.sqlite.db import get_db, row
+from ..store.sqlite.db import row
 from ..store.sqlite.events import after as events_after
+from ..web.inputs import int_arg, json_object, row_id
+from ..web.problems import ApiError
 from . import bp
-from .errors import ApiError, int_arg, json_object, row_id
 from .extract import check_text
 
 MAX_NOTE_AGENT = 200

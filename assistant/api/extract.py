@@ -11,8 +11,9 @@ from nlp import TextTooLongError, TrustlineNLPError
 from ..auth import require
 from ..engine import get_extractor
 from ..extraction_limits import check_count, queued
+from ..web.inputs import json_object
+from ..web.problems import ApiError
 from . import bp
-from .errors import ApiError, json_object
 
 
 def check_text(text: str, where: str) -> None:

@@ -8,14 +8,15 @@ from typing import Any
 from flask import Response, current_app, jsonify, request
 
 from ..auth import current_principal, require
+from ..db import get_db
 from ..engine import get_extractor
 from ..redaction import redact
-from ..store.sqlite.db import get_db
+from ..web.inputs import int_arg, json_object
+from ..web.problems import ApiError, problem
 from ..webhooks import deliveries, subscriptions
 from ..webhooks.errors import WebhookError
 from ..webhooks.worker import CONFIG_KEY
 from . import bp
-from .errors import ApiError, int_arg, json_object, problem
 
 
 @bp.errorhandler(WebhookError)

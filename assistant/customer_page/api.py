@@ -9,10 +9,11 @@ from typing import Any
 from flask import Flask, Response, current_app, jsonify, request
 
 from ..api import bp as api_bp
-from ..api.errors import ApiError, json_object
 from ..auth import current_principal, require
+from ..db import get_db
 from ..domain.clock import iso
-from ..store.sqlite.db import get_db
+from ..web.inputs import json_object
+from ..web.problems import ApiError
 from . import links
 from .views import link_key
 

@@ -32,12 +32,13 @@ from werkzeug.wrappers import Response
 
 from .. import services
 from ..consent import CHANNELS
+from ..db import get_db
 from ..domain.errors import ProfileError
 from ..engine import get_extractor, get_policy
 from ..redaction import redact
 from ..security import EXTENSION as RATE_LIMITS
 from ..security import RateLimiter
-from ..store.sqlite.db import get_db, row
+from ..store.sqlite.db import row
 from . import bp, i18n, links
 from . import page as model
 

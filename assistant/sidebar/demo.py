@@ -14,9 +14,10 @@ from flask import Blueprint, Flask, Response, make_response, render_template, re
 from nlp import Extractor
 
 from .. import services
+from ..db import get_db
 from ..engine import get_extractor, get_policy
 from ..policy import Policy
-from ..store.sqlite.db import get_db, writing
+from ..store.sqlite.db import writing
 from . import launch
 from .config import DEMO_CRM_SOURCE, DEMO_ISSUER, DEMO_SOURCE, ROLES, sidebar_config
 from .headers import protect

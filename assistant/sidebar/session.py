@@ -22,8 +22,8 @@ from datetime import timedelta
 
 from flask import Flask, current_app, request, session
 
+from ..db import get_db
 from ..store.sqlite import sessions as records
-from ..store.sqlite.db import get_db
 from .config import DEMO_ISSUER, DEMO_SOURCE, sidebar_config
 from .launch import LaunchClaims
 

@@ -32,12 +32,14 @@ from flask import Response, current_app, render_template, request, stream_with_c
 from markupsafe import Markup
 
 from .. import services
-from ..api.errors import MAX_ROW_ID, MIN_ROW_ID, problem
 from ..auth import AuthError, current_principal
+from ..db import close_db, get_db
 from ..engine import get_policy
 from ..store.sqlite import sessions
-from ..store.sqlite.db import close_db, database_path, get_db, pooled
+from ..store.sqlite.db import database_path, pooled
 from ..store.sqlite.events import after as events_after
+from ..web.inputs import MAX_ROW_ID, MIN_ROW_ID
+from ..web.problems import problem
 from . import bp
 from .config import SidebarConfig, sidebar_config
 from .hub import HandedOut, hub_for

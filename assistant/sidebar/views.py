@@ -15,13 +15,14 @@ from werkzeug.wrappers import Response
 from nlp import TrustlineNLPError
 
 from .. import services
-from ..api.errors import row_ids_in_range
 from ..consent import CHANNELS
+from ..db import get_db
 from ..domain.errors import ProfileError
 from ..engine import get_extractor, get_policy
 from ..extraction_limits import ExtractionLimit, queued
 from ..redaction import redact
-from ..store.sqlite.db import get_db, row
+from ..store.sqlite.db import row
+from ..web.inputs import row_ids_in_range
 from . import bp
 from . import composer as notes
 from .config import sidebar_config

@@ -25,7 +25,7 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 @contextmanager
 def _app_db() -> Iterator[tuple[Flask, sqlite_utils.Database]]:
     from .. import create_app
-    from ..store.sqlite.db import get_db
+    from ..db import get_db
 
     app = create_app()
     with app.app_context():

@@ -17,10 +17,11 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
-from ..api.errors import InvalidJson, parse_json, problem
+from ..db import get_db
 from ..engine import get_extractor, get_policy
 from ..redaction import redact_values
-from ..store.sqlite.db import get_db
+from ..web.inputs import InvalidJson, parse_json
+from ..web.problems import problem
 from . import inbox
 from .actions import Ignore, InvalidMessage
 from .config import CHATWOOT, INBOUND_CONFIG_KEY, InboundConfig

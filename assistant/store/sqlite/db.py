@@ -10,11 +10,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import click
 import sqlite_utils
-from flask import Flask, current_app, g
 
 from .migrations import migrations
 
@@ -143,10 +141,18 @@ def checkpoint(db: sqlite_utils.Database) -> bool:
     return False
 
 
-# -- Flask integration ---------------------------------------------------------------
+# -- Where the app's database is, and handles kept between requests -------------------
+# (The request's handle, `get_db`, is the web layer's: assistant/db.py.)
 
 
-def database_path(app: Flask) -> str:
+class _App(Protocol):
+    """What `database_path` reads of a Flask app (the store does not import Flask)."""
+
+    config: Any
+    instance_path: str
+
+
+def database_path(app: _App) -> str:
     configured = app.config.get("TRUSTLINE_DATABASE")
     return str(configured or Path(app.instance_path) / "trustline.db")
 
@@ -226,38 +232,6 @@ def pooled(path: str) -> Iterator[sqlite_utils.Database]:
         yield db
     finally:
         checkin(path, db)
-
-
-def get_db() -> sqlite_utils.Database:
-    """The request's database handle, taken on first use and given back on teardown."""
-    if "db" not in g:
-        g.db_path = database_path(current_app)
-        g.db = checkout(g.db_path)
-    db: sqlite_utils.Database = g.db
-    return db
-
-
-def close_db(_exc: BaseException | None = None) -> None:
-    db = g.pop("db", None)
-    if db is not None:
-        checkin(g.pop("db_path"), db)
-
-
-def init_app(app: Flask) -> None:
-    """Migrate at start-up, close handles on teardown, add `flask db migrate`."""
-    db = connect(database_path(app))
-    try:
-        migrate(db)
-    finally:
-        db.conn.close()
-    app.teardown_appcontext(close_db)
-
-
-@click.command("migrate")
-def migrate_command() -> None:
-    """Apply pending schema migrations."""
-    applied = migrate(get_db())
-    click.echo("applied: " + ", ".join(applied) if applied else "schema is up to date")
 
 
 def row(db: sqlite_utils.Database, sql: str, params: Any = ()) -> dict[str, Any] | None:

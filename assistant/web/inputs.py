@@ -1,4 +1,5 @@
-"""Problem documents (RFC 9457) for every error under /api/."""
+"""Reading a request: strict JSON bodies and integer ids a SQLite column can hold.
+Every refusal is an `ApiError` (a problem document) or `InvalidJson`."""
 
 from __future__ import annotations
 
@@ -6,76 +7,16 @@ import json
 import math
 from typing import Any
 
-from flask import Response, request
-from werkzeug.exceptions import HTTPException
+from flask import request
 
-from ..auth import AuthError
-from ..domain.errors import ProfileError
-from ..extraction_limits import ExtractionLimit
-from . import bp
+from .problems import ApiError
 
-PROBLEM_TYPE = "https://trustline.invalid/problems/"
 # SQLite integers are 64-bit: a larger id in a query raises OverflowError (a 500), so ids
 # from paths, query strings and bodies are checked against this range first.
 MIN_ROW_ID, MAX_ROW_ID = -(2**63), 2**63 - 1
 # No request of ours nests more than a few levels; a deeper body is refused before
 # anything walks it again (json.dumps of a hash, an echoed id) and overflows the stack.
 MAX_JSON_DEPTH = 64
-TITLES = {
-    400: "Bad request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    409: "Conflict",
-    412: "Precondition failed",
-    413: "Payload too large",
-    415: "Unsupported media type",
-    422: "Unprocessable content",
-    500: "Internal server error",
-    503: "Service unavailable",
-}
-
-
-class ApiError(Exception):
-    """A client error with a stable code; rendered as a problem document."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-def problem(status: int, code: str, detail: str, **extra: Any) -> Response:
-    body = {
-        "type": PROBLEM_TYPE + code,
-        "title": TITLES.get(status, "Error"),
-        "status": status,
-        "detail": detail,
-        "instance": request.path,
-        # kept for clients of the first API version
-        "error": code,
-        "message": detail,
-        **extra,
-    }
-    resp = Response(json.dumps(body), status=status, mimetype="application/problem+json")
-    if status == 401:
-        resp.headers["WWW-Authenticate"] = 'Bearer realm="trustline"'
-    return resp
-
-
-def http_error(exc: HTTPException) -> Response:
-    """HTTP errors under /api/ as problem documents (routing errors too: 404, 405)."""
-    status = exc.code or 500
-    code = {
-        404: "not_found",
-        405: "method_not_allowed",
-        413: "payload_too_large",
-    }.get(status, "http_error")
-    resp = problem(status, code, exc.description or exc.name)
-    allow = dict(exc.get_headers()).get("Allow")
-    if allow:
-        resp.headers["Allow"] = allow
-    return resp
 
 
 def row_ids_in_range(values: dict[str, Any] | None) -> str | None:
@@ -88,36 +29,6 @@ def row_ids_in_range(values: dict[str, Any] | None) -> str | None:
         if isinstance(value, int) and not MIN_ROW_ID <= value <= MAX_ROW_ID:
             return name
     return None
-
-
-@bp.url_value_preprocessor
-def _row_ids(_endpoint: str | None, values: dict[str, Any] | None) -> None:
-    name = row_ids_in_range(values)
-    if name is not None and values is not None:
-        raise ApiError(404, "not_found", f"{name.replace('_', ' ')} {values[name]} not found")
-
-
-@bp.errorhandler(ApiError)
-def api_error(exc: ApiError) -> Response:
-    return problem(exc.status, exc.code, exc.message)
-
-
-@bp.errorhandler(AuthError)
-def auth_error(exc: AuthError) -> Response:
-    return problem(exc.status, exc.code, exc.message)
-
-
-@bp.errorhandler(ProfileError)
-def profile_error(exc: ProfileError) -> Response:
-    return problem(exc.status, exc.code, exc.message)
-
-
-@bp.errorhandler(ExtractionLimit)
-def extraction_limit(exc: ExtractionLimit) -> Response:
-    resp = problem(exc.status, exc.code, exc.message)
-    if exc.retry_after is not None:
-        resp.headers["Retry-After"] = str(exc.retry_after)
-    return resp
 
 
 class InvalidJson(ValueError):
