@@ -741,16 +741,16 @@ def _with(**changes: object) -> dict[str, object]:
 @pytest.mark.parametrize(
     ("data", "code"),
     [
-        (_with(credential={"cues": {"password": ["mot de passe"]}}), "ID002"),
-        (_with(links={"_doc": " ", "phrases": []}), "ID002"),
-        (_with(colour={"_doc": "x"}), "ID003"),
-        (_with(credential={"_doc": "x", "cue": {}}), "ID003"),
-        (_with(language=""), "ID003"),
-        (_with(credential={"_doc": "x", "cues": {"pasword": ["mot de passe"]}}), "ID004"),
-        (_with(credential={"_doc": "x", "cues": {"ssn": ["nas"]}}), "ID004"),
-        (_with(credential={"_doc": "x", "cues": {"pin": "code pin"}}), "ID005"),
-        (_with(credential={"_doc": "x", "cues": {"pin": ["code pin", ""]}}), "ID005"),
-        (_with(credential={"_doc": "x", "cues": {"pin": ["code"], "password": ["Code"]}}), "ID006"),
+        (_with(credential={"cues": {"password": ["mot de passe"]}}), "TL012"),
+        (_with(links={"_doc": " ", "phrases": []}), "TL012"),
+        (_with(colour={"_doc": "x"}), "TL013"),
+        (_with(credential={"_doc": "x", "cue": {}}), "TL013"),
+        (_with(language=""), "TL013"),
+        (_with(credential={"_doc": "x", "cues": {"pasword": ["mot de passe"]}}), "TL014"),
+        (_with(credential={"_doc": "x", "cues": {"ssn": ["nas"]}}), "TL014"),
+        (_with(credential={"_doc": "x", "cues": {"pin": "code pin"}}), "TL015"),
+        (_with(credential={"_doc": "x", "cues": {"pin": ["code pin", ""]}}), "TL015"),
+        (_with(credential={"_doc": "x", "cues": {"pin": ["code"], "password": ["Code"]}}), "TL016"),
     ],
 )
 def test_bad_cue_data_names_its_error(data: dict[str, object], code: str) -> None:
@@ -759,14 +759,14 @@ def test_bad_cue_data_names_its_error(data: dict[str, object], code: str) -> Non
 
 
 def test_missing_cue_file(tmp_path: Path) -> None:
-    with pytest.raises(CueFileError, match=r"^ID001 "):
+    with pytest.raises(CueFileError, match=r"^TL011 "):
         load_cues(tmp_path / "nope.json")
 
 
 def test_cue_file_not_json(tmp_path: Path) -> None:
     path = tmp_path / "identifiers.json"
     path.write_text("{not json", encoding="utf-8")
-    with pytest.raises(CueFileError, match=r"^ID001 "):
+    with pytest.raises(CueFileError, match=r"^TL011 "):
         load_cues(path)
 
 

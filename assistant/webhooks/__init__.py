@@ -10,7 +10,7 @@ def init_app(app: Flask) -> None:
     """Register the inbound webhook blueprint and hooks on `app`.
 
     The webhook settings are parsed here, so a bad value stops start-up with a message
-    that names the setting (error TLW001).
+    that names the setting (error TL401).
     """
     from . import inbound, worker
     from .config import delivery_config, inbound_config

@@ -22,7 +22,7 @@ class WebhookConfigError(ValueError):
     """A webhook setting that cannot be used; the message names it and how to fix it."""
 
     def __init__(self, setting: str, message: str) -> None:
-        super().__init__(f"TLW001 {setting}: {message}")
+        super().__init__(f"TL401 {setting}: {message}")
         self.setting = setting
 
 

@@ -367,7 +367,7 @@ class IdentifierCues:
     def from_mapping(cls, data: Mapping[str, object], source: str = "<mapping>") -> IdentifierCues:
         """Compile cues from the parsed content of an ``identifiers.json`` file.
 
-        Raises CueFileError (codes ID002-ID006) when the data does not follow the format.
+        Raises CueFileError (codes TL012-TL016) when the data does not follow the format.
         """
         return _compile_cues(data, source)
 
@@ -375,17 +375,17 @@ class IdentifierCues:
 def load_cues(path: Path) -> IdentifierCues:
     """Read and compile a language's ``identifiers.json``.
 
-    Raises CueFileError: ID001 when the file cannot be read or parsed, ID002-ID006 when
+    Raises CueFileError: TL011 when the file cannot be read or parsed, TL012-TL016 when
     its content does not follow the format described in its own ``_doc``.
     """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CueFileError(
-            f"ID001 {path}: cannot read cue file ({exc}); check the path and that it is UTF-8 JSON"
+            f"TL011 {path}: cannot read cue file ({exc}); check the path and that it is UTF-8 JSON"
         ) from exc
     if not isinstance(data, dict):
-        raise CueFileError(f"ID001 {path}: the top level must be a JSON object")
+        raise CueFileError(f"TL011 {path}: the top level must be a JSON object")
     return IdentifierCues.from_mapping(data, source=str(path))
 
 
@@ -916,22 +916,22 @@ def _group(data: Mapping[str, object], key: str, source: str) -> Mapping[str, ob
     if group is None:
         return {}
     if not isinstance(group, dict):
-        raise CueFileError(f"ID003 {where}: must be a JSON object")
+        raise CueFileError(f"TL013 {where}: must be a JSON object")
     doc = group.get("_doc")
     if not isinstance(doc, str) or not doc.strip():
         raise CueFileError(
-            f"ID002 {where}: missing '_doc'; add a short string saying what the group recognises"
+            f"TL012 {where}: missing '_doc'; add a short string saying what the group recognises"
         )
     unknown = set(group) - _GROUP_KEYS[key]
     if unknown:
         allowed = ", ".join(sorted(_GROUP_KEYS[key]))
-        raise CueFileError(f"ID003 {where}: unknown keys {sorted(unknown)}; allowed: {allowed}")
+        raise CueFileError(f"TL013 {where}: unknown keys {sorted(unknown)}; allowed: {allowed}")
     return group
 
 
 def _phrases(value: object, where: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(p, str) and p.strip() for p in value):
-        raise CueFileError(f"ID005 {where}: must be a list of non-empty strings")
+        raise CueFileError(f"TL015 {where}: must be a list of non-empty strings")
     return [p.strip() for p in value]
 
 
@@ -939,12 +939,12 @@ def _compile_cues(data: Mapping[str, object], source: str) -> IdentifierCues:
     unknown = set(data) - _TOP_KEYS
     if unknown:
         raise CueFileError(
-            f"ID003 {source}: unknown top-level keys {sorted(unknown)}; "
+            f"TL013 {source}: unknown top-level keys {sorted(unknown)}; "
             f"allowed: {', '.join(sorted(_TOP_KEYS))}"
         )
     language = data.get("language")
     if not isinstance(language, str) or not language:
-        raise CueFileError(f"ID003 {source}: 'language' must be a language code such as \"en\"")
+        raise CueFileError(f"TL013 {source}: 'language' must be a language code such as \"en\"")
     links_group = _group(data, "links", source)
     link_phrases = _phrases(links_group.get("phrases", []), f"{source}:links.phrases")
     links = _alternation(_phrase_pattern(p) for p in link_phrases)
@@ -962,12 +962,12 @@ def _compile_cues(data: Mapping[str, object], source: str) -> IdentifierCues:
         for key, prefix in (("cues", ""), ("weak_cues", _WEAK), ("context_cues", _CONTEXT)):
             kinds = group.get(key, {})
             if not isinstance(kinds, dict):
-                raise CueFileError(f"ID003 {where}.{key}: must map kind names to phrase lists")
+                raise CueFileError(f"TL013 {where}.{key}: must map kind names to phrase lists")
             for kind, phrases in kinds.items():
                 if categories.get(kind) != category:
                     known = sorted(k for k, c in categories.items() if c == category)
                     raise CueFileError(
-                        f"ID004 {where}.{key}: unknown kind {kind!r}; use one of {known} "
+                        f"TL014 {where}.{key}: unknown kind {kind!r}; use one of {known} "
                         "(a new kind needs a scheme in nlp/identifiers/schemes.json)"
                     )
                 for phrase in _phrases(phrases, f"{where}.{key}.{kind}"):
@@ -1059,6 +1059,6 @@ def _claim(owner: dict[str, str], phrase: str, target: str, where: str) -> None:
     key = _cue_key(phrase)
     if owner.setdefault(key, target) != target:
         raise CueFileError(
-            f"ID006 {where}: cue {phrase!r} is listed for both {owner[key]!r} and "
+            f"TL016 {where}: cue {phrase!r} is listed for both {owner[key]!r} and "
             f"{target!r}; keep it under one kind"
         )
