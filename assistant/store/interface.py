@@ -427,3 +427,37 @@ class WebhookStore(Protocol):
         ...
 
     def delete_identity(self, customer_id: str, source: str, external_id: str) -> bool: ...
+
+
+class KeyStore(Protocol):
+    """API keys, kept as digests only."""
+
+    def insert_api_key(self, name: str, key_hash: str, scopes: list[str], at: str) -> None:
+        """Store a new key's digest with its scopes (in its own transaction, or the
+        caller's)."""
+        ...
+
+    def active_api_key(self, key_hash: str) -> dict[str, Any] | None:
+        """The key of digest `key_hash` unless revoked: id, name, scopes (a list)."""
+        ...
+
+
+class SidebarStore(Protocol):
+    """What the sidebar's panels and its event hub read besides `Store`."""
+
+    def proposal(self, customer_id: str, proposal_id: int) -> dict[str, Any] | None:
+        """As `Store.proposal`."""
+        ...
+
+    def last_event_id(self, customer_id: str | None = None) -> int:
+        """The latest event's id (of one customer), 0 when there is none."""
+        ...
+
+    def agent_names(self, agent_ids: Iterable[str]) -> dict[str, str]:
+        """The name each agent gave in their latest sidebar session (agents who never
+        opened one are left out)."""
+        ...
+
+    def note_sources(self, note_ids: Iterable[int]) -> dict[int, str]:
+        """The source (agent, chatwoot, ...) of each of the notes."""
+        ...
