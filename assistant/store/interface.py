@@ -461,3 +461,75 @@ class SidebarStore(Protocol):
     def note_sources(self, note_ids: Iterable[int]) -> dict[int, str]:
         """The source (agent, chatwoot, ...) of each of the notes."""
         ...
+
+
+class CustomerPageStore(Protocol):
+    """The customer's own page and its links (only a digest of each token is kept)."""
+
+    def transaction(self) -> AbstractContextManager[object]:
+        """As `Store.transaction`."""
+        ...
+
+    def audit(
+        self,
+        *,
+        at: str,
+        actor: str,
+        action: str,
+        subject: str | None,
+        details: dict[str, Any] | None = None,
+    ) -> None: ...
+
+    def requests(self, customer_id: str, *, only_open: bool = False) -> list[dict[str, Any]]:
+        """As `Store.requests` (oldest first)."""
+        ...
+
+    def insert_link(
+        self, customer_id: str, token_hash: str, created_by: str, created_at: str, expires_at: str
+    ) -> int:
+        """Store a new link's digest; returns the link's id."""
+        ...
+
+    def link(self, token_hash: str) -> dict[str, Any] | None:
+        """The link of digest `token_hash` (id, customer_id, expires_at, revoked_at), if
+        its customer still exists."""
+        ...
+
+    def revoke_links(self, customer_id: str, at: str, link_id: int | None = None) -> int:
+        """Revoke the customer's live links (or just `link_id`); returns how many."""
+        ...
+
+    def note_texts(self, customer_id: str) -> list[dict[str, Any]]:
+        """The customer's notes: id, source, redacted_text."""
+        ...
+
+    def facts_under_rectification(self, customer_id: str) -> set[int]:
+        """The facts an open rectification request of the customer names."""
+        ...
+
+    def open_request_id(
+        self, customer_id: str, kind: str, fact_id: int | None, channel: str
+    ) -> int | None:
+        """An open request of `kind` about `fact_id` (None: about no fact) made through
+        `channel`, if there is one."""
+        ...
+
+
+class IdempotencyStore(Protocol):
+    """The answers kept for the API's Idempotency-Key, per customer and key."""
+
+    def kept_response(self, customer_id: str, key: str) -> dict[str, Any] | None:
+        """The answer kept under `key`: request_hash, status, response (decoded)."""
+        ...
+
+    def keep_response(
+        self,
+        customer_id: str,
+        key: str,
+        request_hash: str,
+        status: int,
+        response: Mapping[str, Any],
+        at: str,
+    ) -> None:
+        """Keep the answer (in the caller's transaction)."""
+        ...
