@@ -19,7 +19,8 @@ import sqlite_utils
 from flask import Flask, current_app, g, request
 
 from .db import get_db
-from .store.sqlite.db import row
+from .store.interface import KeyStore
+from .store.sqlite.auth import SQLiteKeyStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 SCOPES = ("read", "write", "consent", "admin")
@@ -59,11 +60,8 @@ def create_key(db: sqlite_utils.Database, name: str, scopes: Iterable[str]) -> s
     if not wanted or unknown:
         raise ValueError(f"scopes must be among {', '.join(SCOPES)} (got {', '.join(unknown)})")
     key = new_key()
-    with db.atomic():
-        db.execute(
-            "INSERT INTO api_keys (name, key_hash, scopes, created_at) VALUES (?, ?, ?, ?)",
-            [name, hash_key(key), " ".join(wanted), datetime.now(UTC).isoformat()],
-        )
+    keys: KeyStore = SQLiteKeyStore(db)
+    keys.insert_api_key(name, hash_key(key), wanted, datetime.now(UTC).isoformat())
     return key
 
 
@@ -80,14 +78,11 @@ def principal_for(key: str) -> Principal | None:
     allowed: frozenset[str] = current_app.config["TRUSTLINE_API_KEY_HASHES"]
     if any(hmac.compare_digest(digest, h) for h in allowed):
         return Principal("config-key", frozenset(SCOPES), f"config:{digest[:32]}")
-    found = row(
-        get_db(),
-        "SELECT id, name, scopes FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
-        [digest],
-    )
+    keys: KeyStore = SQLiteKeyStore(get_db())
+    found = keys.active_api_key(digest)
     if found is None:
         return None
-    return Principal(found["name"], frozenset(found["scopes"].split()), f"key:{found['id']}")
+    return Principal(found["name"], frozenset(found["scopes"]), f"key:{found['id']}")
 
 
 def bearer_key() -> str | None:

@@ -122,7 +122,10 @@ def test_the_check_sees_an_import_through_another_module(tmp_path: Path) -> None
     assert found == ["assistant.helpers imports flask"]
 
 
-SQL = re.compile(r"\b(SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM|PRAGMA)\b")
+SQL = re.compile(
+    r"\b(SELECT|INSERT (OR \w+ )?INTO|REPLACE INTO|UPDATE \w+ SET|DELETE FROM|PRAGMA"
+    r"|(CREATE|DROP|ALTER) (TABLE|INDEX|TRIGGER|VIEW))\b"
+)
 
 
 def sql_in(paths: list[Path]) -> list[str]:
@@ -143,3 +146,67 @@ def test_sql_is_written_in_the_store_only(layer: str) -> None:
 def test_the_sql_check_sees_a_statement() -> None:
     # The store writes SQL: the check finds it there.
     assert sql_in([PACKAGE / "store" / "sqlite" / "store.py"])
+
+
+# What only the store may know of its engine: the ids SQLite reports for inserted rows
+# (`cursor.lastrowid`) and how it learns of other connections' commits (`PRAGMA
+# data_version`). PostgreSQL has neither.
+ENGINE_NAMES = ("lastrowid", "data_version")
+
+
+def storage_in(paths: list[Path], root: Path = ROOT) -> list[str]:
+    """Where `paths` write SQL (a string constant that reads as a statement) or use
+    `lastrowid` or `data_version` (as a name, an attribute or in a string)."""
+    found = []
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            what = None
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if SQL.search(node.value):
+                    what = "SQL"
+                elif any(name in node.value for name in ENGINE_NAMES):
+                    what = next(name for name in ENGINE_NAMES if name in node.value)
+            elif isinstance(node, ast.Attribute) and node.attr in ENGINE_NAMES:
+                what = node.attr
+            elif isinstance(node, ast.Name) and node.id in ENGINE_NAMES:
+                what = node.id
+            if what is not None:
+                found.append(f"{path.relative_to(root)}:{node.lineno} {what}")
+    return sorted(found)
+
+
+def outside_the_store(package: Path) -> list[Path]:
+    return sorted(p for p in package.rglob("*.py") if p.relative_to(package).parts[0] != "store")
+
+
+def test_no_module_outside_the_store_writes_sql() -> None:
+    # Every statement, the ids of inserted rows and the change token live in
+    # assistant/store/ (issue 14): the web, webhook and CLI layers call its methods.
+    paths = outside_the_store(PACKAGE)
+    assert len(paths) > 50  # the walk found the package
+    assert storage_in(paths) == []
+
+
+def test_the_storage_check_sees_sql_lastrowid_and_data_version(tmp_path: Path) -> None:
+    package = tmp_path / "assistant"
+    (package / "store").mkdir(parents=True)
+    (package / "webhooks").mkdir()
+    (package / "store" / "db.py").write_text('Q = "SELECT 1"\n')  # the store may
+    (package / "webhooks" / "ok.py").write_text('"""Select what to send."""\n')
+    (package / "webhooks" / "worker.py").write_text(
+        "def f(db, n):\n"
+        '    cur = db.execute(f"UPDATE webhook_deliveries SET claim = NULL WHERE id = {n}")\n'
+        "    v = db.execute('PRAGMA data_version')\n"
+        "    return cur.lastrowid, v\n"
+    )
+    (package / "auth.py").write_text(
+        'SQL = (\n    "INSERT INTO api_keys (name) "\n    "VALUES (?)"\n)\n'
+        "version = 'data_version'\n"
+    )
+    assert storage_in(outside_the_store(package), tmp_path) == [
+        "assistant/auth.py:2 SQL",
+        "assistant/auth.py:5 data_version",
+        "assistant/webhooks/worker.py:2 SQL",
+        "assistant/webhooks/worker.py:3 SQL",
+        "assistant/webhooks/worker.py:4 lastrowid",
+    ]

@@ -17,8 +17,9 @@ from ..db import get_db
 from ..engine import get_extractor, get_policy
 from ..extraction_limits import queued
 from ..redaction import redact, redact_values
-from ..store.sqlite.db import row
+from ..store.interface import IdempotencyStore
 from ..store.sqlite.events import after as events_after
+from ..store.sqlite.idempotency import SQLiteIdempotencyStore
 from ..web.inputs import int_arg, json_object, row_id
 from ..web.problems import ApiError
 from . import bp
@@ -133,11 +134,8 @@ def post_note(customer_id: str) -> Response:
 
     def remember(stored: dict[str, Any]) -> None:
         if key is not None:
-            db.execute(
-                "INSERT INTO idempotency (customer_id, key, request_hash, status, response, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [customer_id, key, digest, 201, json.dumps(stored), stored["note"]["created_at"]],
-            )
+            kept: IdempotencyStore = SQLiteIdempotencyStore(db)
+            kept.keep_response(customer_id, key, digest, 201, stored, stored["note"]["created_at"])
 
     stored = services.save_note(
         db,
@@ -157,11 +155,8 @@ def post_note(customer_id: str) -> Response:
 
 
 def _replay(customer_id: str, key: str, digest: str) -> Response | None:
-    found = row(
-        get_db(),
-        "SELECT * FROM idempotency WHERE customer_id = ? AND key = ?",
-        [customer_id, key],
-    )
+    kept: IdempotencyStore = SQLiteIdempotencyStore(get_db())
+    found = kept.kept_response(customer_id, key)
     if found is None:
         return None
     if found["request_hash"] != digest:
@@ -170,7 +165,7 @@ def _replay(customer_id: str, key: str, digest: str) -> Response | None:
             "idempotency_key_reused",
             "this Idempotency-Key was used with a different request body",
         )
-    resp = _json(json.loads(found["response"]), found["status"])
+    resp = _json(found["response"], found["status"])
     resp.headers["Idempotent-Replayed"] = "true"
     return resp
 

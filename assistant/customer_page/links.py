@@ -22,8 +22,8 @@ from datetime import datetime, timedelta
 import sqlite_utils
 
 from .. import services
-from ..store.sqlite import audit
-from ..store.sqlite.db import row, writing
+from ..store.interface import CustomerPageStore
+from ..store.sqlite.customer_page import customer_page_store
 
 ID_BYTES = 18
 SIGNATURE_BYTES = 18
@@ -103,16 +103,13 @@ def create(
     link_id = _b64(secrets.token_bytes(ID_BYTES))
     token = f"{link_id}.{_signature(key, link_id)}"
     expires = at + ttl
-    with writing(db):
+    store: CustomerPageStore = customer_page_store(db)
+    with store.transaction():
         services.get_customer(db, customer_id)
-        cur = db.execute(
-            "INSERT INTO customer_links (customer_id, token_hash, created_by, created_at, "
-            "expires_at) VALUES (?, ?, ?, ?, ?)",
-            [customer_id, digest(token), actor, services.iso(at), services.iso(expires)],
+        record_id = store.insert_link(
+            customer_id, digest(token), actor, services.iso(at), services.iso(expires)
         )
-        record_id = int(cur.lastrowid or 0)
-        audit.append(
-            db,
+        store.audit(
             at=services.iso(at),
             actor=actor,
             action="customer_link.created",
@@ -129,12 +126,8 @@ def verify(
     customer erased)."""
     if not signed(token, key):
         raise LinkRefused("bad signature or shape")
-    found = row(
-        db,
-        "SELECT l.id, l.customer_id, l.expires_at, l.revoked_at FROM customer_links l "
-        "JOIN customers c ON c.id = l.customer_id WHERE l.token_hash = ?",
-        [digest(token)],
-    )
+    store: CustomerPageStore = customer_page_store(db)
+    found = store.link(digest(token))
     if found is None:
         raise LinkRefused("unknown link (or its customer was erased)")
     if found["revoked_at"]:
@@ -156,19 +149,12 @@ def revoke(
 ) -> int:
     """Revoke the customer's live links (or just `link_id`); returns how many."""
     at = services.iso(now or services.utcnow())
-    with writing(db):
+    store: CustomerPageStore = customer_page_store(db)
+    with store.transaction():
         services.get_customer(db, customer_id)
-        sql = (
-            "UPDATE customer_links SET revoked_at = ? WHERE customer_id = ? AND revoked_at IS NULL"
-        )
-        params: list[object] = [at, customer_id]
-        if link_id is not None:
-            sql += " AND id = ?"
-            params.append(link_id)
-        count = db.execute(sql, params).rowcount
+        count = store.revoke_links(customer_id, at, link_id)
         if count:
-            audit.append(
-                db,
+            store.audit(
                 at=at,
                 actor=actor,
                 action="customer_link.revoked",

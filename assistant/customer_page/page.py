@@ -19,7 +19,8 @@ from .. import services
 from ..consent import CHANNELS, ConsentState
 from ..consent_state import ChannelState, PurposeState, effective
 from ..policy import Policy, Purpose
-from ..store.sqlite.db import rows
+from ..store.interface import CustomerPageStore
+from ..store.sqlite.customer_page import customer_page_store
 from .i18n import current as current_translations
 from .i18n import gettext as _
 
@@ -131,23 +132,9 @@ def facts(
     db: sqlite_utils.Database, policy: Policy, view: dict[str, Any], customer_id: str
 ) -> tuple[list[FactItem], list[FactItem]]:
     """(complaints, open first; preferences) of the profile `view`, with provenance."""
-    notes = {
-        n["id"]: n
-        for n in rows(
-            db,
-            "SELECT id, source, redacted_text FROM notes WHERE customer_id = ?",
-            [customer_id],
-        )
-    }
-    asked = {
-        r["fact_id"]
-        for r in rows(
-            db,
-            "SELECT fact_id FROM dsr WHERE customer_id = ? AND status = 'open' "
-            "AND kind = 'rectify' AND fact_id IS NOT NULL",
-            [customer_id],
-        )
-    }
+    store: CustomerPageStore = customer_page_store(db)
+    notes = {n["id"]: n for n in store.note_texts(customer_id)}
+    asked = store.facts_under_rectification(customer_id)
 
     def item(f: dict[str, Any]) -> FactItem:
         prov = f["provenance"]
@@ -200,7 +187,8 @@ def sentence(text: str, start: int | None, end: int | None, fallback: str | None
 
 def requests(db: sqlite_utils.Database, customer_id: str) -> list[dict[str, Any]]:
     """Her data-subject requests, open ones first, newest first."""
-    found = rows(db, "SELECT * FROM dsr WHERE customer_id = ? ORDER BY id DESC", [customer_id])
+    store: CustomerPageStore = customer_page_store(db)
+    found = store.requests(customer_id)[::-1]  # newest first
     return sorted(found, key=lambda r: r["status"] != "open")
 
 

@@ -38,7 +38,7 @@ from ..engine import get_extractor, get_policy
 from ..redaction import redact
 from ..security import EXTENSION as RATE_LIMITS
 from ..security import RateLimiter
-from ..store.sqlite.db import row
+from ..store.sqlite.customer_page import customer_page_store
 from . import bp, i18n, links
 from . import page as model
 
@@ -266,12 +266,7 @@ def open_request() -> Response:
     if kind == "rectify" and fact_id is None and not details:
         raise ProfileError(400, "details_required", "say what is wrong")
     db, customer_id = get_db(), _link().customer_id
-    already = row(
-        db,
-        "SELECT id FROM dsr WHERE customer_id = ? AND kind = ? AND status = 'open' "
-        "AND fact_id IS ? AND channel = 'customer_page'",
-        [customer_id, kind, fact_id],
-    )
+    already = customer_page_store(db).open_request_id(customer_id, kind, fact_id, "customer_page")
     if already is None or details:
         services.open_request(
             db,

@@ -23,8 +23,9 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from ..store.sqlite.db import connect, on_commit, row
+from ..store.sqlite.db import connect, on_commit
 from ..store.sqlite.events import after as events_after
+from ..store.sqlite.sidebar import sidebar_store
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +95,9 @@ class EventHub:
                 # between a backfill and the hub's first read is skipped.
                 db = connect(self.path)
                 try:
-                    found = row(db, "SELECT max(id) AS id FROM events")
+                    self._cursor = sidebar_store(db).last_event_id()
                 finally:
                     db.conn.close()
-                self._cursor = int((found or {}).get("id") or 0)
             self._subscriptions.setdefault(customer_id, set()).add(sub)
             self._someone_listens.notify()
             if self._thread is None or not self._thread.is_alive():

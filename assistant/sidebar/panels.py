@@ -10,6 +10,8 @@ import sqlite_utils
 from .. import services
 from ..consent_state import PurposeState, effective
 from ..policy import Policy
+from ..store.interface import SidebarStore
+from ..store.sqlite.sidebar import sidebar_store
 from .session import Agent
 
 DEMO_PREFIX = "demo-"
@@ -114,10 +116,8 @@ def last_event_id(db: sqlite_utils.Database, customer_id: str) -> int:
     Per customer, not global: the events table may reuse the ids of deleted rows (an
     erasure deletes the erased customer's events), but never below a live row's id.
     """
-    found = db.execute(
-        "SELECT coalesce(max(id), 0) FROM events WHERE customer_id = ?", [customer_id]
-    ).fetchone()
-    return int(found[0])
+    store: SidebarStore = sidebar_store(db)
+    return store.last_event_id(customer_id)
 
 
 def profile_panel(
@@ -162,22 +162,9 @@ def _describe_facts(db: sqlite_utils.Database, facts: list[dict[str, Any]]) -> N
     source of the note it was read from."""
     agents = {str(f["provenance"]["agent"]) for f in facts}
     notes = {int(f["provenance"]["note_id"]) for f in facts if f["provenance"]["note_id"]}
-    names: dict[str, str] = {}
-    if agents:
-        marks = ", ".join("?" for _ in agents)
-        for found in db.execute(
-            f"SELECT agent_id, agent_name FROM sidebar_sessions WHERE agent_id IN ({marks}) "
-            "ORDER BY created_at",
-            sorted(agents),
-        ).fetchall():
-            names[found[0]] = found[1]
-    sources: dict[int, str] = {}
-    if notes:
-        marks = ", ".join("?" for _ in notes)
-        for found in db.execute(
-            f"SELECT id, source FROM notes WHERE id IN ({marks})", sorted(notes)
-        ).fetchall():
-            sources[int(found[0])] = str(found[1])
+    store: SidebarStore = sidebar_store(db)
+    names = store.agent_names(agents)
+    sources = store.note_sources(notes)
     for fact in facts:
         agent = str(fact["provenance"]["agent"])
         fact["agent_name"] = names.get(agent) or AGENT_NAMES.get(agent) or agent

@@ -21,7 +21,7 @@ from ..domain.errors import ProfileError
 from ..engine import get_extractor, get_policy
 from ..extraction_limits import ExtractionLimit, queued
 from ..redaction import redact
-from ..store.sqlite.db import row
+from ..store.sqlite.sidebar import sidebar_store
 from ..web.inputs import row_ids_in_range
 from . import bp
 from . import composer as notes
@@ -410,11 +410,7 @@ def confirm_proposal(customer_id: str, proposal_id: int) -> Response:
     agent = require_agent()
     _customer(agent, customer_id)
     db, policy = get_db(), get_policy()
-    proposal = row(
-        db,
-        "SELECT purpose, channel FROM consent_proposals WHERE id = ? AND customer_id = ?",
-        [proposal_id, customer_id],
-    )
+    proposal = sidebar_store(db).proposal(customer_id, proposal_id)
     if proposal is None:
         raise services.NotFound(f"consent proposal {proposal_id}")
     wording, version = script(policy, proposal["purpose"])

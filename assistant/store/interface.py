@@ -9,7 +9,7 @@ the ids of the rows it inserts.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -190,3 +190,346 @@ class Store(Protocol):
     ) -> None: ...
 
     def keyed_digest(self, customer_id: str, value: str) -> str: ...
+
+
+# =====================================================================================
+# Repositories beside `Store` (issue 14): what the web, webhook and CLI layers need of the
+# database, so that none of them writes SQL. Each is implemented on SQLite in
+# `assistant.store.sqlite` (`webhooks.py`, ...). Times are ISO text unless a parameter
+# says seconds (float, the epoch); rows are dicts of column values.
+# =====================================================================================
+
+
+class WebhookStore(Protocol):
+    """Webhook subscriptions and their secrets, the outbox (events to messages and
+    deliveries), claims under a lease and their outcomes, and the inbound inbox."""
+
+    def transaction(self) -> AbstractContextManager[object]:
+        """As `Store.transaction`."""
+        ...
+
+    def audit(
+        self,
+        *,
+        at: str,
+        actor: str,
+        action: str,
+        subject: str | None,
+        details: dict[str, Any] | None = None,
+    ) -> None: ...
+
+    def customer(self, customer_id: str) -> dict[str, Any] | None: ...
+
+    def outbox_waiting(self) -> bool:
+        """Whether any event waits in the webhook outbox (read without the write lock)."""
+        ...
+
+    def outbox_cursor(self) -> int:
+        """The outbox position fanned out so far."""
+        ...
+
+    def outbox_batch(self, after: int, limit: int) -> list[dict[str, Any]]:
+        """Outbox entries after `after`, oldest first: seq, and the event's id, type and
+        customer_id (None when the event was deleted since)."""
+        ...
+
+    def advance_outbox(self, seq: int) -> None:
+        """The cursor moves to `seq`; the entries up to it leave the outbox."""
+        ...
+
+    def subscription_filters(self) -> list[dict[str, Any]]:
+        """Every subscription's id, event_types (a list), active (bool) and start_seq."""
+        ...
+
+    def insert_message(
+        self, msg_id: str, seq: int, event_id: int, type: str, customer_id: str | None, at: str
+    ) -> int: ...
+
+    def insert_deliveries(
+        self,
+        message_id: int,
+        subscription_ids: Iterable[int],
+        customer_id: str | None,
+        next_attempt_at: float,
+        at: str,
+    ) -> None: ...
+
+    def due_deliveries(self, now: float, limit: int) -> list[dict[str, Any]]:
+        """The head (oldest open delivery) of each (subscription, customer) chain of an
+        active subscription, when due at `now` (pending and due, or its lease run out):
+        id, attempts, subscription_id, url, msg_id, event_id."""
+        ...
+
+    def event(self, event_id: int) -> dict[str, Any] | None: ...
+
+    def cancel_delivery(self, delivery_id: int, reason: str, at: str) -> None: ...
+
+    def lease_delivery(self, delivery_id: int, until: float, token: str, at: str) -> None: ...
+
+    def insert_attempt(
+        self,
+        delivery_id: int,
+        attempt: int,
+        at: str,
+        status_code: int | None,
+        error: str | None,
+        duration_ms: int,
+    ) -> None: ...
+
+    def finish_attempt(
+        self,
+        delivery_id: int,
+        token: str,
+        *,
+        status: str,
+        attempts: int,
+        next_attempt_at: float | None,
+        last_status: int | None,
+        last_error: str | None,
+        at: str,
+        delivered_at: str | None,
+    ) -> bool:
+        """Record an attempt's outcome, only while `token` still holds the delivery's
+        claim (a worker whose lease was taken records nothing); True when it did."""
+        ...
+
+    def disable_subscription(self, subscription_id: int, reason: str, at: str) -> None: ...
+
+    def release_deliveries(self, claims: Sequence[tuple[int, str]]) -> None:
+        """(delivery id, claim token) pairs go back to pending, if still so claimed."""
+        ...
+
+    def next_due(self) -> float | None: ...
+
+    def webhook_work_waiting(self) -> int:
+        """Outbox entries, open deliveries of active subscriptions and inbound messages
+        not yet processed, together."""
+        ...
+
+    def deliveries(
+        self,
+        *,
+        status: str | None,
+        subscription_id: int | None,
+        customer_id: str | None,
+        limit: int,
+    ) -> list[dict[str, Any]]: ...
+
+    def delivery(self, delivery_id: int) -> dict[str, Any] | None: ...
+
+    def attempt_log(self, delivery_id: int) -> list[dict[str, Any]]: ...
+
+    def dead_deliveries(self, subscription_id: int | None = None) -> list[int]:
+        """The ids of the dead letters (of one subscription), oldest first."""
+        ...
+
+    def delivery_status(self, delivery_id: int) -> str | None: ...
+
+    def requeue_delivery(
+        self, delivery_id: int, next_attempt_at: float, note: str, at: str
+    ) -> None:
+        """A fresh set of attempts from `next_attempt_at` (a replay)."""
+        ...
+
+    def erasure_messages(self, customer_id: str | None = None) -> list[dict[str, Any]]:
+        """The customer.erased messages (id, msg_id, customer_id, created_at)."""
+        ...
+
+    def message_deliveries(self, message_id: int) -> list[dict[str, Any]]: ...
+
+    def prune_webhooks(self, before: str) -> int:
+        """Delivered and cancelled deliveries updated before `before` (not erasures),
+        messages left without deliveries, and processed inbound messages; returns how
+        many deliveries went."""
+        ...
+
+    def delivery_counts(self) -> list[dict[str, Any]]: ...
+
+    def subscription(self, subscription_id: int) -> dict[str, Any] | None: ...
+
+    def subscriptions(self) -> list[dict[str, Any]]: ...
+
+    def insert_subscription(
+        self, url: str, event_types: list[str], description: str | None, at: str
+    ) -> int:
+        """A new active subscription, which gets the events published from now on."""
+        ...
+
+    def update_subscription(
+        self,
+        subscription_id: int,
+        *,
+        at: str,
+        url: str | None = None,
+        event_types: list[str] | None = None,
+        active: bool | None = None,
+        disabled_reason: str | None = None,
+    ) -> None:
+        """Sets what is given (with `active`, its `disabled_reason` too) and updated_at."""
+        ...
+
+    def insert_secret(self, subscription_id: int, secret: str, at: str) -> None: ...
+
+    def keep_only_secret(self, subscription_id: int, at: str, until: str) -> None:
+        """The newest secret still valid at `at` now expires at `until`; older ones go."""
+        ...
+
+    def signing_secrets(self, subscription_id: int, at: str) -> list[str]: ...
+
+    def inbox_seen(self, source: str, message_ids: Sequence[str]) -> dict[str, Any] | None:
+        """The inbound message (id, status) of `source` under any of `message_ids`."""
+        ...
+
+    def insert_inbox(
+        self,
+        *,
+        source: str,
+        message_id: str,
+        type: str | None,
+        status: str,
+        body: bytes | None,
+        received_at: str,
+        processed_at: str | None,
+    ) -> int: ...
+
+    def inbox_message(self, inbox_id: int) -> dict[str, Any] | None: ...
+
+    def inbox_status(self, inbox_id: int) -> str | None: ...
+
+    def count_inbox_attempt(self, inbox_id: int) -> None: ...
+
+    def finish_inbox(
+        self,
+        inbox_id: int,
+        *,
+        status: str,
+        error: str | None,
+        at: str,
+        customer_id: str | None,
+        note_id: int | None,
+        conversation: str | None,
+    ) -> None:
+        """The message's outcome; its body is dropped."""
+        ...
+
+    def stale_inbox(self, before: str, limit: int) -> list[dict[str, Any]]: ...
+
+    def give_up_inbox(self, inbox_id: int, error: str, at: str) -> None: ...
+
+    def inbox_listing(self, status: str | None, limit: int) -> list[dict[str, Any]]: ...
+
+    def conversation_notes(self, source: str, conversation: str) -> list[int]:
+        """The notes the inbox stored from one conversation's messages."""
+        ...
+
+    def open_complaints(self, note_ids: Sequence[int]) -> list[dict[str, Any]]:
+        """The open complaints (id, customer_id) raised in the notes `note_ids`."""
+        ...
+
+    def delete_identity(self, customer_id: str, source: str, external_id: str) -> bool: ...
+
+
+class KeyStore(Protocol):
+    """API keys, kept as digests only."""
+
+    def insert_api_key(self, name: str, key_hash: str, scopes: list[str], at: str) -> None:
+        """Store a new key's digest with its scopes (in its own transaction, or the
+        caller's)."""
+        ...
+
+    def active_api_key(self, key_hash: str) -> dict[str, Any] | None:
+        """The key of digest `key_hash` unless revoked: id, name, scopes (a list)."""
+        ...
+
+
+class SidebarStore(Protocol):
+    """What the sidebar's panels and its event hub read besides `Store`."""
+
+    def proposal(self, customer_id: str, proposal_id: int) -> dict[str, Any] | None:
+        """As `Store.proposal`."""
+        ...
+
+    def last_event_id(self, customer_id: str | None = None) -> int:
+        """The latest event's id (of one customer), 0 when there is none."""
+        ...
+
+    def agent_names(self, agent_ids: Iterable[str]) -> dict[str, str]:
+        """The name each agent gave in their latest sidebar session (agents who never
+        opened one are left out)."""
+        ...
+
+    def note_sources(self, note_ids: Iterable[int]) -> dict[int, str]:
+        """The source (agent, chatwoot, ...) of each of the notes."""
+        ...
+
+
+class CustomerPageStore(Protocol):
+    """The customer's own page and its links (only a digest of each token is kept)."""
+
+    def transaction(self) -> AbstractContextManager[object]:
+        """As `Store.transaction`."""
+        ...
+
+    def audit(
+        self,
+        *,
+        at: str,
+        actor: str,
+        action: str,
+        subject: str | None,
+        details: dict[str, Any] | None = None,
+    ) -> None: ...
+
+    def requests(self, customer_id: str, *, only_open: bool = False) -> list[dict[str, Any]]:
+        """As `Store.requests` (oldest first)."""
+        ...
+
+    def insert_link(
+        self, customer_id: str, token_hash: str, created_by: str, created_at: str, expires_at: str
+    ) -> int:
+        """Store a new link's digest; returns the link's id."""
+        ...
+
+    def link(self, token_hash: str) -> dict[str, Any] | None:
+        """The link of digest `token_hash` (id, customer_id, expires_at, revoked_at), if
+        its customer still exists."""
+        ...
+
+    def revoke_links(self, customer_id: str, at: str, link_id: int | None = None) -> int:
+        """Revoke the customer's live links (or just `link_id`); returns how many."""
+        ...
+
+    def note_texts(self, customer_id: str) -> list[dict[str, Any]]:
+        """The customer's notes: id, source, redacted_text."""
+        ...
+
+    def facts_under_rectification(self, customer_id: str) -> set[int]:
+        """The facts an open rectification request of the customer names."""
+        ...
+
+    def open_request_id(
+        self, customer_id: str, kind: str, fact_id: int | None, channel: str
+    ) -> int | None:
+        """An open request of `kind` about `fact_id` (None: about no fact) made through
+        `channel`, if there is one."""
+        ...
+
+
+class IdempotencyStore(Protocol):
+    """The answers kept for the API's Idempotency-Key, per customer and key."""
+
+    def kept_response(self, customer_id: str, key: str) -> dict[str, Any] | None:
+        """The answer kept under `key`: request_hash, status, response (decoded)."""
+        ...
+
+    def keep_response(
+        self,
+        customer_id: str,
+        key: str,
+        request_hash: str,
+        status: int,
+        response: Mapping[str, Any],
+        at: str,
+    ) -> None:
+        """Keep the answer (in the caller's transaction)."""
+        ...

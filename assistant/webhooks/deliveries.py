@@ -9,20 +9,11 @@ from typing import Any
 
 import sqlite_utils
 
-from ..store.sqlite import audit
-from ..store.sqlite.db import row, rows, writing
+from ..store.interface import WebhookStore
+from ..store.sqlite.webhooks import webhook_store
 from .errors import WebhookError
 
 STATUSES = ("pending", "sending", "delivered", "dead", "cancelled")
-
-_SELECT = """
-SELECT d.id, d.status, d.attempts, d.last_status, d.last_error, d.next_attempt_at,
-       d.created_at, d.updated_at, d.delivered_at, d.subscription_id, d.customer_id,
-       s.url, s.active AS subscription_active, m.msg_id, m.type, m.event_id
-  FROM webhook_deliveries d
-  JOIN webhook_subscriptions s ON s.id = d.subscription_id
-  JOIN webhook_messages m ON m.id = d.message_id
-"""
 
 
 def _view(d: dict[str, Any]) -> dict[str, Any]:
@@ -63,31 +54,22 @@ def listing(
     """Deliveries, newest first, filtered (dead letters: status='dead')."""
     if status is not None and status not in STATUSES:
         raise WebhookError(400, "invalid_status", f"status is one of {', '.join(STATUSES)}")
-    where, params = [], []
-    for clause, value in (
-        ("d.status = ?", status),
-        ("d.subscription_id = ?", subscription_id),
-        ("d.customer_id = ?", customer_id),
-    ):
-        if value is not None:
-            where.append(clause)
-            params.append(value)
-    sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "")
-    sql += " ORDER BY d.id DESC LIMIT ?"
-    return [_view(d) for d in rows(db, sql, [*params, max(1, min(limit, 1000))])]
+    found = webhook_store(db).deliveries(
+        status=status,
+        subscription_id=subscription_id,
+        customer_id=customer_id,
+        limit=max(1, min(limit, 1000)),
+    )
+    return [_view(d) for d in found]
 
 
 def get(db: sqlite_utils.Database, delivery_id: int) -> dict[str, Any]:
-    found = row(db, _SELECT + " WHERE d.id = ?", [delivery_id])
+    store: WebhookStore = webhook_store(db)
+    found = store.delivery(delivery_id)
     if found is None:
         raise WebhookError(404, "not_found", f"delivery {delivery_id} not found")
     view = _view(found)
-    view["attempt_log"] = rows(
-        db,
-        "SELECT attempt, at, status_code, error, duration_ms FROM webhook_attempts "
-        "WHERE delivery_id = ? ORDER BY id",
-        [delivery_id],
-    )
+    view["attempt_log"] = store.attempt_log(delivery_id)
     return view
 
 
@@ -107,35 +89,26 @@ def replay(
     """
     when = now or datetime.now(UTC)
     at = when.isoformat(timespec="microseconds")
-    with writing(db):
+    store: WebhookStore = webhook_store(db)
+    with store.transaction():
         if all_dead:
-            sql = "SELECT id FROM webhook_deliveries WHERE status = 'dead'"
-            params: list[Any] = []
-            if subscription_id is not None:
-                sql += " AND subscription_id = ?"
-                params.append(subscription_id)
-            ids = [r["id"] for r in rows(db, sql + " ORDER BY id", params)]
+            ids = store.dead_deliveries(subscription_id)
         else:
             ids = list(delivery_ids)
             for delivery_id in ids:
-                found = row(db, "SELECT status FROM webhook_deliveries WHERE id = ?", [delivery_id])
-                if found is None:
+                status = store.delivery_status(delivery_id)
+                if status is None:
                     raise WebhookError(404, "not_found", f"delivery {delivery_id} not found")
-                if found["status"] != "dead":
+                if status != "dead":
                     raise WebhookError(
                         409,
                         "not_dead",
-                        f"delivery {delivery_id} is {found['status']}: only dead letters replay",
+                        f"delivery {delivery_id} is {status}: only dead letters replay",
                     )
         for delivery_id in ids:
-            db.execute(
-                "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, "
-                "next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ?",
-                [when.timestamp(), f"replayed by {actor}", at, delivery_id],
-            )
+            store.requeue_delivery(delivery_id, when.timestamp(), f"replayed by {actor}", at)
         if ids:
-            audit.append(
-                db,
+            store.audit(
                 at=at,
                 actor=actor,
                 action="webhook.replayed",
@@ -150,16 +123,9 @@ def erasures(db: sqlite_utils.Database, customer_id: str | None = None) -> list[
 
     `propagated` is true when every target acknowledged it (2xx).
     """
-    sql = (
-        "SELECT id, msg_id, customer_id, created_at FROM webhook_messages "
-        "WHERE type = 'customer.erased'"
-    )
-    params: list[Any] = []
-    if customer_id is not None:
-        sql += " AND customer_id = ?"
-        params.append(customer_id)
+    store: WebhookStore = webhook_store(db)
     out = []
-    for m in rows(db, sql + " ORDER BY id", params):
+    for m in store.erasure_messages(customer_id):
         targets = [
             {
                 "delivery_id": d["id"],
@@ -171,12 +137,7 @@ def erasures(db: sqlite_utils.Database, customer_id: str | None = None) -> list[
                 "last_error": d["last_error"],
                 "delivered_at": d["delivered_at"],
             }
-            for d in rows(
-                db,
-                "SELECT d.*, s.url FROM webhook_deliveries d JOIN webhook_subscriptions s "
-                "ON s.id = d.subscription_id WHERE d.message_id = ? ORDER BY d.id",
-                [m["id"]],
-            )
+            for d in store.message_deliveries(m["id"])
         ]
         out.append(
             {
@@ -196,33 +157,14 @@ def prune(db: sqlite_utils.Database, *, retention_days: int, now: datetime | Non
     cutoff = ((now or datetime.now(UTC)) - timedelta(days=retention_days)).isoformat(
         timespec="microseconds"
     )
-    with writing(db):
-        cur = db.execute(
-            "DELETE FROM webhook_deliveries WHERE status IN ('delivered', 'cancelled') "
-            "AND updated_at < ? AND message_id NOT IN "
-            "(SELECT id FROM webhook_messages WHERE type = 'customer.erased')",
-            [cutoff],
-        )
-        removed = cur.rowcount
-        db.execute(
-            "DELETE FROM webhook_messages WHERE type != 'customer.erased' AND created_at < ? "
-            "AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.message_id = "
-            "webhook_messages.id)",
-            [cutoff],
-        )
-        db.execute(
-            "DELETE FROM webhook_inbox WHERE status != 'received' AND received_at < ?", [cutoff]
-        )
-    return int(removed)
+    store: WebhookStore = webhook_store(db)
+    with store.transaction():
+        return store.prune_webhooks(cutoff)
 
 
 def counts(db: sqlite_utils.Database) -> dict[int, dict[str, int]]:
     """Deliveries per subscription and status."""
     out: dict[int, dict[str, int]] = {}
-    for r in rows(
-        db,
-        "SELECT subscription_id, status, count(*) AS n FROM webhook_deliveries "
-        "GROUP BY subscription_id, status",
-    ):
+    for r in webhook_store(db).delivery_counts():
         out.setdefault(r["subscription_id"], {})[r["status"]] = r["n"]
     return out

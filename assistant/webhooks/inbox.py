@@ -25,8 +25,8 @@ from ..domain.customers import Identity
 from ..domain.errors import ProfileError
 from ..policy import Policy
 from ..redaction import redact, redact_values
-from ..store.sqlite import audit
-from ..store.sqlite.db import row, rows, writing
+from ..store.interface import WebhookStore
+from ..store.sqlite.webhooks import webhook_store
 from . import chatwoot, messages
 from .actions import (
     Action,
@@ -97,8 +97,8 @@ def precheck(
 
 def _find(db: sqlite_utils.Database, source: str, ref: CustomerRef) -> str | None:
     if ref.customer_id is not None:
-        found = row(db, "SELECT id FROM customers WHERE id = ?", [ref.customer_id])
-        return found["id"] if found else None
+        found = webhook_store(db).customer(ref.customer_id)
+        return str(found["id"]) if found else None
     if ref.external_id is not None:
         return services.resolve_identity(db, source, ref.external_id)
     return None
@@ -107,10 +107,8 @@ def _find(db: sqlite_utils.Database, source: str, ref: CustomerRef) -> str | Non
 def seen(db: sqlite_utils.Database, source: str, message_id: str) -> dict[str, Any] | None:
     """The first copy of a message (id, status), also when its customer was erased since
     (her messages keep only a digest of their id)."""
-    return row(
-        db,
-        "SELECT id, status FROM webhook_inbox WHERE source = ? AND message_id IN (?, ?)",
-        [source, message_id, services.erased_message_id(source, message_id)],
+    return webhook_store(db).inbox_seen(
+        source, [message_id, services.erased_message_id(source, message_id)]
     )
 
 
@@ -133,25 +131,22 @@ def record(
     that will be ignored keeps only its key, never its body.
     """
     at = _iso(now or datetime.now(UTC))
-    with writing(db):
+    store: WebhookStore = webhook_store(db)
+    with store.transaction():
         found = seen(db, source, message_id)
         if found is not None:
             return int(found["id"]), False, str(found["status"])
         status = "ignored" if ignored else "received"
-        cur = db.execute(
-            "INSERT INTO webhook_inbox (source, message_id, type, status, body, received_at, "
-            "processed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                source,
-                message_id,
-                _type_of(source, payload),
-                status,
-                None if ignored else body,
-                at,
-                at if ignored else None,
-            ],
+        inbox_id = store.insert_inbox(
+            source=source,
+            message_id=message_id,
+            type=_type_of(source, payload),
+            status=status,
+            body=None if ignored else body,
+            received_at=at,
+            processed_at=at if ignored else None,
         )
-    return int(cur.lastrowid or 0), True, status
+    return inbox_id, True, status
 
 
 # -- processing ----------------------------------------------------------------------------
@@ -167,9 +162,7 @@ def _customer(
     if ref.external_id is None or not ref.create:
         raise ProfileError(404, "unknown_customer", "no such customer")
     identity = Identity(source, ref.external_id)
-    vouched = bool(
-        ref.identifier and row(db, "SELECT id FROM customers WHERE id = ?", [ref.identifier])
-    )
+    vouched = _vouched(db, ref)
     customer_id = ref.identifier if vouched and ref.identifier else f"{source}-{ref.external_id}"
     services.upsert_customer(
         db,
@@ -183,28 +176,39 @@ def _customer(
     return customer_id
 
 
+def _vouched(db: sqlite_utils.Database, ref: CustomerRef) -> bool:
+    """Whether the contact's identifier names a customer we know."""
+    return bool(ref.identifier and webhook_store(db).customer(ref.identifier))
+
+
+def _new_customer_id(db: sqlite_utils.Database, source: str, ref: CustomerRef) -> str:
+    """The id a contact seen first is created under."""
+    if ref.identifier and _vouched(db, ref):
+        return ref.identifier
+    return f"{source}-{ref.external_id}"
+
+
+def _customer_id(db: sqlite_utils.Database, source: str, ref: CustomerRef) -> str | None:
+    """The customer `_customer` will find or create for `ref` (reading only), or None
+    when it would refuse."""
+    found = _find(db, source, ref)
+    if found is not None:
+        return found
+    if ref.external_id is None or not ref.create:
+        return None
+    return _new_customer_id(db, source, ref)
+
+
 def _resolve_conversation(
     db: sqlite_utils.Database, source: str, action: ConversationStatus, actor: str
 ) -> dict[str, Any]:
     """A resolved conversation resolves the complaints raised in its messages."""
     if action.status != "resolved":
         return {}
-    notes = [
-        r["note_id"]
-        for r in rows(
-            db,
-            "SELECT note_id FROM webhook_inbox WHERE source = ? AND conversation = ? "
-            "AND note_id IS NOT NULL",
-            [source, action.conversation],
-        )
-    ]
+    store: WebhookStore = webhook_store(db)
+    notes = store.conversation_notes(source, action.conversation)
     resolved = []
-    for fact in rows(
-        db,
-        "SELECT id, customer_id FROM facts WHERE kind = 'complaint' AND status = 'open' "
-        "AND removed_at IS NULL AND note_id IN (SELECT value FROM json_each(?))",
-        [json.dumps(notes)],
-    ):
+    for fact in store.open_complaints(notes):
         services.set_complaint_status(db, fact["customer_id"], fact["id"], "resolved", actor=actor)
         resolved.append(fact["id"])
     return {"resolved_complaints": resolved}
@@ -218,30 +222,12 @@ def apply(
     action: Action,
     *,
     message_id: str,
-    result: ExtractionResult | None = None,
 ) -> dict[str, Any]:
-    """Carry out one action (inside the caller's transaction); returns what to remember
-    about it (customer, note, conversation)."""
+    """Carry out one action other than a note (inside the caller's transaction);
+    returns what to remember about it (its customer). Notes go through `save_note`."""
     actor = source
-    if isinstance(action, Ignore):
+    if isinstance(action, Ignore | Note):
         return {}
-    if isinstance(action, Note):
-        customer_id = _customer(db, extractor, source, action.customer, actor)
-        stored = services.ingest_note(
-            db,
-            extractor,
-            policy,
-            customer_id,
-            action.text,
-            agent=redact(extractor, action.author),  # the CRM's free text, audited
-            source=source,
-            result=result,
-        )
-        return {
-            "customer_id": customer_id,
-            "note_id": stored["note"]["id"],
-            "conversation": action.conversation,
-        }
     if isinstance(action, ContactUpdate):
         customer_id = _customer(db, extractor, source, action.customer, actor)
         services.upsert_customer(
@@ -257,13 +243,9 @@ def apply(
         return {"customer_id": linked}
     if isinstance(action, UnlinkIdentity):
         customer_id = _customer(db, extractor, source, action.customer, actor)
-        cur = db.execute(
-            "DELETE FROM identities WHERE customer_id = ? AND source = ? AND external_id = ?",
-            [customer_id, source, action.external_id],
-        )
-        if cur.rowcount:
-            audit.append(
-                db,
+        store: WebhookStore = webhook_store(db)
+        if store.delete_identity(customer_id, source, action.external_id):
+            store.audit(
                 at=_iso(datetime.now(UTC)),
                 actor=actor,
                 action="identity.unlinked",
@@ -295,6 +277,63 @@ def apply(
     return _resolve_conversation(db, source, action, actor)
 
 
+def save_note(
+    db: sqlite_utils.Database,
+    store: WebhookStore,
+    extractor: Extractor,
+    policy: Policy,
+    source: str,
+    action: Note,
+    inbox_id: int,
+    result: ExtractionResult,
+    at: str,
+) -> str:
+    """Store the note of message `inbox_id` through `services.save_note` (the path of the
+    API and the sidebar), its extraction `result` already made outside the transaction.
+    The note, its customer (a Chatwoot contact seen first is created) and the message
+    marked processed commit together, so the message is applied once: returns
+    "processed", or the message's status when another worker took it first. Raises
+    ProfileError for what the message itself gets wrong (nothing is kept then)."""
+    customer_id = _customer_id(db, source, action.customer)
+    taken: list[str] = []
+
+    def before() -> bool:  # inside the transaction, before the note is stored
+        current = store.inbox_status(inbox_id)
+        if current != "received":
+            taken.append(current or "missing")  # another worker won
+            return True
+        if _customer(db, extractor, source, action.customer, source) != customer_id:
+            # An identity was linked meanwhile: the message stays received, to be tried
+            # again (a retry reads the customer afresh).
+            raise RuntimeError(f"inbound message {inbox_id}: its customer changed meanwhile")
+        return False
+
+    def after(stored: dict[str, Any]) -> None:  # in the same transaction
+        store.finish_inbox(
+            inbox_id,
+            status="processed",
+            error=None,
+            at=at,
+            customer_id=customer_id,
+            note_id=stored["note"]["id"],
+            conversation=action.conversation,
+        )
+
+    saved = services.save_note(
+        db,
+        extractor,
+        policy,
+        customer_id or "",  # None: `_customer` refuses in `before`
+        action.text,
+        agent=redact(extractor, action.author),  # the CRM's free text, audited
+        source=source,
+        extract=lambda _text: result,
+        before=before,
+        after=after,
+    )
+    return "processed" if saved is not None else taken[0]
+
+
 def process(
     db: sqlite_utils.Database,
     extractor: Extractor,
@@ -314,12 +353,13 @@ def process(
     copy is used, whose strings were redacted before it was written.
     """
     at = _iso(now or datetime.now(UTC))
-    found = row(db, "SELECT * FROM webhook_inbox WHERE id = ?", [inbox_id])
+    store: WebhookStore = webhook_store(db)
+    found = store.inbox_message(inbox_id)
     if found is None or found["status"] != "received":
         return str(found["status"]) if found else "missing"
     source = str(found["source"])
-    with writing(db):
-        db.execute("UPDATE webhook_inbox SET attempts = attempts + 1 WHERE id = ?", [inbox_id])
+    with store.transaction():
+        store.count_inbox_attempt(inbox_id)
     error: str | None = None
     action: Action | None = None
     result: ExtractionResult | None = None
@@ -331,14 +371,22 @@ def process(
             result = extractor.extract(action.text)  # the slow part, outside the transaction
     except (InvalidMessage, ValueError, TrustlineNLPError) as exc:
         error = f"invalid: {exc}"[:500]
-    with writing(db):
-        current = row(db, "SELECT status FROM webhook_inbox WHERE id = ?", [inbox_id])
-        if current is None or current["status"] != "received":
-            return str(current["status"]) if current else "missing"  # another worker won
+    if error is None and isinstance(action, Note) and result is not None:
+        try:
+            status = save_note(db, store, extractor, policy, source, action, inbox_id, result, at)
+        except ProfileError as exc:  # nothing was kept: the failure is recorded below
+            error = f"{exc.code}: {exc.message}"[:500]
+        else:
+            log.info("inbound %s message %s: %s", source, inbox_id, status)
+            return status
+    with store.transaction():
+        current = store.inbox_status(inbox_id)
+        if current != "received":
+            return current or "missing"  # another worker won
         remembered: dict[str, Any] = {}
         if error is None and action is not None:
             try:
-                with db.atomic():
+                with store.transaction():  # a savepoint: a refused action leaves nothing
                     remembered = apply(
                         db,
                         extractor,
@@ -346,23 +394,18 @@ def process(
                         source,
                         action,
                         message_id=str(found["message_id"]),
-                        result=result,
                     )
             except ProfileError as exc:
                 error = f"{exc.code}: {exc.message}"[:500]
         status = "failed" if error else ("ignored" if isinstance(action, Ignore) else "processed")
-        db.execute(
-            "UPDATE webhook_inbox SET status = ?, body = NULL, error = ?, processed_at = ?, "
-            "customer_id = ?, note_id = ?, conversation = ? WHERE id = ?",
-            [
-                status,
-                error,
-                at,
-                remembered.get("customer_id"),
-                remembered.get("note_id"),
-                remembered.get("conversation"),
-                inbox_id,
-            ],
+        store.finish_inbox(
+            inbox_id,
+            status=status,
+            error=error,
+            at=at,
+            customer_id=remembered.get("customer_id"),
+            note_id=remembered.get("note_id"),
+            conversation=remembered.get("conversation"),
         )
     log.info("inbound %s message %s: %s", source, inbox_id, status)
     return status
@@ -382,19 +425,13 @@ def drain(
     died before processing them); returns how many were taken up."""
     when = now or datetime.now(UTC)
     cutoff = _iso(when - timedelta(seconds=older_than))
-    waiting = rows(
-        db,
-        "SELECT id, attempts FROM webhook_inbox WHERE status = 'received' AND received_at < ? "
-        "ORDER BY id LIMIT ?",
-        [cutoff, limit],
-    )
+    store: WebhookStore = webhook_store(db)
+    waiting = store.stale_inbox(cutoff, limit)
     for item in waiting:
         if item["attempts"] >= MAX_ATTEMPTS:
-            with writing(db):
-                db.execute(
-                    "UPDATE webhook_inbox SET status = 'failed', body = NULL, error = ?, "
-                    "processed_at = ? WHERE id = ? AND status = 'received'",
-                    [f"gave up after {MAX_ATTEMPTS} attempts", _iso(when), item["id"]],
+            with store.transaction():
+                store.give_up_inbox(
+                    item["id"], f"gave up after {MAX_ATTEMPTS} attempts", _iso(when)
                 )
             continue
         try:
@@ -417,12 +454,4 @@ def listing(
     """Inbound messages, newest first, without their bodies."""
     if status is not None and status not in STATUSES:
         raise WebhookError(400, "invalid_status", f"status is one of {', '.join(STATUSES)}")
-    sql = (
-        "SELECT id, source, message_id, type, status, attempts, error, customer_id, note_id, "
-        "conversation, received_at, processed_at FROM webhook_inbox"
-    )
-    params: list[Any] = []
-    if status is not None:
-        sql += " WHERE status = ?"
-        params.append(status)
-    return rows(db, sql + " ORDER BY id DESC LIMIT ?", [*params, max(1, min(limit, 1000))])
+    return webhook_store(db).inbox_listing(status, max(1, min(limit, 1000)))

@@ -21,8 +21,8 @@ from typing import Any
 
 import sqlite_utils
 
-from ..store.sqlite import audit
-from ..store.sqlite.db import row, rows, writing
+from ..store.interface import WebhookStore
+from ..store.sqlite.webhooks import webhook_store
 from .config import DeliveryConfig
 from .retry import judge
 from .signing import new_message_id
@@ -64,8 +64,7 @@ def message_body(event: dict[str, Any]) -> str:
 
 
 def cursor(db: sqlite_utils.Database) -> int:
-    found = row(db, "SELECT seq FROM webhook_cursor WHERE name = 'outbox'")
-    return int(found["seq"]) if found else 0
+    return webhook_store(db).outbox_cursor()
 
 
 def fan_out(db: sqlite_utils.Database, *, now: float, limit: int = FAN_OUT_BATCH) -> int:
@@ -74,112 +73,62 @@ def fan_out(db: sqlite_utils.Database, *, now: float, limit: int = FAN_OUT_BATCH
     An erasure reaches every subscription, whatever its event types and even when it is
     disabled (held until it is enabled again), and is recorded even without subscribers.
     """
+    store: WebhookStore = webhook_store(db)
     at = _iso(datetime.fromtimestamp(now, UTC))
     # Fanned-out rows leave the outbox, so an empty one means nothing to do: say so
     # without taking the write lock, which every note's transaction waits for.
-    if row(db, "SELECT 1 AS pending FROM webhook_outbox LIMIT 1") is None:
+    if not store.outbox_waiting():
         return 0
-    with writing(db):
-        after = cursor(db)
-        batch = rows(
-            db,
-            "SELECT o.seq, e.id, e.type, e.customer_id FROM webhook_outbox o "
-            "LEFT JOIN events e ON e.id = o.event_id WHERE o.seq > ? ORDER BY o.seq LIMIT ?",
-            [after, limit],
-        )
+    with store.transaction():
+        batch = store.outbox_batch(store.outbox_cursor(), limit)
         if not batch:
             return 0
-        subs = [
-            (s["id"], json.loads(s["event_types"]), bool(s["active"]), s["start_seq"])
-            for s in rows(
-                db, "SELECT id, event_types, active, start_seq FROM webhook_subscriptions"
-            )
-        ]
+        subs = store.subscription_filters()
         for item in batch:
             if item["id"] is None:
                 continue
             erased = item["type"] == "customer.erased"
             targets = [
-                sub_id
-                for sub_id, types, active, start in subs
-                if item["seq"] > start and (active or erased) and wants(types, item["type"])
+                s["id"]
+                for s in subs
+                if item["seq"] > s["start_seq"]
+                and (s["active"] or erased)
+                and wants(s["event_types"], item["type"])
             ]
             if not targets and not erased:
                 continue
-            cur = db.execute(
-                "INSERT INTO webhook_messages (msg_id, seq, event_id, type, customer_id, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [new_message_id(), item["seq"], item["id"], item["type"], item["customer_id"], at],
+            message_id = store.insert_message(
+                new_message_id(), item["seq"], item["id"], item["type"], item["customer_id"], at
             )
-            message_id = int(cur.lastrowid or 0)
-            db.conn.executemany(
-                "INSERT INTO webhook_deliveries (message_id, subscription_id, customer_id, "
-                "status, next_attempt_at, created_at, updated_at) "
-                "VALUES (?, ?, ?, 'pending', ?, ?, ?)",
-                [(message_id, sub_id, item["customer_id"], now, at, at) for sub_id in targets],
-            )
-        last = batch[-1]["seq"]
-        db.execute("UPDATE webhook_cursor SET seq = ? WHERE name = 'outbox'", [last])
-        db.execute("DELETE FROM webhook_outbox WHERE seq <= ?", [last])
+            store.insert_deliveries(message_id, targets, item["customer_id"], now, at)
+        store.advance_outbox(batch[-1]["seq"])
     return len(batch)
 
 
-# The head (oldest open delivery) of each (subscription, customer) chain, if it is due.
-# Events without a customer form one chain per subscription.
-_HEADS = """
-SELECT min(id) AS id FROM webhook_deliveries INDEXED BY webhook_deliveries_chain
- WHERE status IN ('pending', 'sending')
- GROUP BY subscription_id, customer_id
-"""
-_DUE = f"""
-SELECT d.id, d.attempts, d.subscription_id, s.url, m.msg_id, m.event_id
-  FROM ({_HEADS}) h
-  JOIN webhook_deliveries d ON d.id = h.id
-  JOIN webhook_subscriptions s ON s.id = d.subscription_id
-  JOIN webhook_messages m ON m.id = d.message_id
- WHERE ((d.status = 'pending' AND d.next_attempt_at <= :now)
-        OR (d.status = 'sending' AND d.lease_until <= :now))
-   AND s.active = 1
- ORDER BY d.id
- LIMIT :limit
-"""
-
-
 def claim(db: sqlite_utils.Database, *, limit: int, lease: float, now: float) -> list[Claim]:
-    """Take up to `limit` due deliveries for one attempt each, under a lease."""
+    """Take up to `limit` due deliveries for one attempt each, under a lease: the head
+    (oldest open delivery) of each (subscription, customer) chain, if it is due."""
     if limit <= 0:
         return []
+    store: WebhookStore = webhook_store(db)
     token = tokens.token_hex(8)
     at = _iso(datetime.fromtimestamp(now, UTC))
     claims: list[Claim] = []
     secrets_of: dict[int, tuple[str, ...]] = {}
-    if not rows(db, _DUE, {"now": now, "limit": 1}):  # nothing due: no write lock
+    if not store.due_deliveries(now, 1):  # nothing due: no write lock
         return claims
-    with writing(db):
-        for d in rows(db, _DUE, {"now": now, "limit": limit}):
-            event = (
-                row(db, "SELECT * FROM events WHERE id = ?", [d["event_id"]])
-                if d["event_id"] is not None
-                else None
-            )
+    with store.transaction():
+        for d in store.due_deliveries(now, limit):
+            event = store.event(d["event_id"]) if d["event_id"] is not None else None
             if event is None:
-                db.execute(
-                    "UPDATE webhook_deliveries SET status = 'cancelled', customer_id = NULL, "
-                    "lease_until = NULL, claim = NULL, last_error = ?, updated_at = ? "
-                    "WHERE id = ?",
-                    ["event deleted (customer erased)", at, d["id"]],
-                )
+                store.cancel_delivery(d["id"], "event deleted (customer erased)", at)
                 continue
             sub_id = d["subscription_id"]
             if sub_id not in secrets_of:
                 secrets_of[sub_id] = tuple(
                     signing_secrets(db, sub_id, datetime.fromtimestamp(now, UTC))
                 )
-            db.execute(
-                "UPDATE webhook_deliveries SET status = 'sending', lease_until = ?, claim = ?, "
-                "updated_at = ? WHERE id = ?",
-                [now + lease, token, at, d["id"]],
-            )
+            store.lease_delivery(d["id"], now + lease, token, at)
             claims.append(
                 Claim(
                     delivery_id=d["id"],
@@ -207,47 +156,35 @@ def settle(
 
     A claim whose lease ran out and was taken by another worker is only logged.
     """
+    store: WebhookStore = webhook_store(db)
     at = _iso(datetime.fromtimestamp(now, UTC))
-    with writing(db):
+    with store.transaction():
         for claim_, outcome in results:
             verdict = judge(outcome, claim_.attempt, config, now=now, rng=rng)
-            db.execute(
-                "INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, error, "
-                "duration_ms) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    claim_.delivery_id,
-                    claim_.attempt,
-                    at,
-                    outcome.status,
-                    outcome.error,
-                    round(outcome.duration * 1000),
-                ],
+            store.insert_attempt(
+                claim_.delivery_id,
+                claim_.attempt,
+                at,
+                outcome.status,
+                outcome.error,
+                round(outcome.duration * 1000),
             )
-            cur = db.execute(
-                "UPDATE webhook_deliveries SET status = ?, attempts = ?, "
-                "next_attempt_at = coalesce(?, next_attempt_at), lease_until = NULL, "
-                "claim = NULL, last_status = ?, last_error = ?, updated_at = ?, "
-                "delivered_at = ? WHERE id = ? AND claim = ?",
-                [
-                    verdict.status,
-                    claim_.attempt,
-                    verdict.next_attempt_at,
-                    outcome.status,
-                    None if verdict.status == "delivered" else verdict.note,
-                    at,
-                    at if verdict.status == "delivered" else None,
-                    claim_.delivery_id,
-                    claim_.token,
-                ],
+            recorded = store.finish_attempt(
+                claim_.delivery_id,
+                claim_.token,
+                status=verdict.status,
+                attempts=claim_.attempt,
+                next_attempt_at=verdict.next_attempt_at,
+                last_status=outcome.status,
+                last_error=None if verdict.status == "delivered" else verdict.note,
+                at=at,
+                delivered_at=at if verdict.status == "delivered" else None,
             )
-            if verdict.disable_subscription and cur.rowcount:
-                db.execute(
-                    "UPDATE webhook_subscriptions SET active = 0, disabled_reason = ?, "
-                    "updated_at = ? WHERE id = ? AND active = 1",
-                    ["the target answered 410 Gone", at, claim_.subscription_id],
+            if verdict.disable_subscription and recorded:
+                store.disable_subscription(
+                    claim_.subscription_id, "the target answered 410 Gone", at
                 )
-                audit.append(
-                    db,
+                store.audit(
                     at=at,
                     actor="webhook-worker",
                     action="webhook.disabled",
@@ -260,21 +197,12 @@ def release(db: sqlite_utils.Database, claims: Sequence[Claim]) -> None:
     """Give back claims that were never attempted (a worker stopping cleanly)."""
     if not claims:
         return
-    with writing(db):
-        db.conn.executemany(
-            "UPDATE webhook_deliveries SET status = 'pending', lease_until = NULL, claim = NULL "
-            "WHERE id = ? AND claim = ?",
-            [(c.delivery_id, c.token) for c in claims],
-        )
+    store: WebhookStore = webhook_store(db)
+    with store.transaction():
+        store.release_deliveries([(c.delivery_id, c.token) for c in claims])
 
 
 def next_due(db: sqlite_utils.Database) -> float | None:
     """When the earliest chain head (of an active subscription) falls due: its retry
     time, or the end of its lease."""
-    found = row(
-        db,
-        "SELECT min(CASE d.status WHEN 'pending' THEN d.next_attempt_at ELSE d.lease_until END) "
-        f"AS due FROM ({_HEADS}) h JOIN webhook_deliveries d ON d.id = h.id "
-        "JOIN webhook_subscriptions s ON s.id = d.subscription_id WHERE s.active = 1",
-    )
-    return float(found["due"]) if found and found["due"] is not None else None
+    return webhook_store(db).next_due()

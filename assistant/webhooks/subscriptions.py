@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 import sqlite_utils
 
 from ..domain.events import EVENT_TYPES
-from ..store.sqlite import audit
-from ..store.sqlite.db import row, rows, writing
+from ..store.interface import WebhookStore
+from ..store.sqlite.webhooks import webhook_store
 from .errors import WebhookError
 from .network import Network, RefusedAddress, Resolver, checked_addresses, system_resolver
 from .signing import new_secret
@@ -103,14 +103,14 @@ def view(sub: dict[str, Any]) -> dict[str, Any]:
 
 
 def get(db: sqlite_utils.Database, subscription_id: int) -> dict[str, Any]:
-    found = row(db, "SELECT * FROM webhook_subscriptions WHERE id = ?", [subscription_id])
+    found = webhook_store(db).subscription(subscription_id)
     if found is None:
         raise WebhookError(404, "not_found", f"webhook subscription {subscription_id} not found")
     return view(found)
 
 
 def list_all(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    return [view(s) for s in rows(db, "SELECT * FROM webhook_subscriptions ORDER BY id")]
+    return [view(s) for s in webhook_store(db).subscriptions()]
 
 
 def create(
@@ -134,20 +134,11 @@ def create(
         check_target(url, allowed)
     at = _iso(now or datetime.now(UTC))
     secret = new_secret()
-    with writing(db):
-        last = row(db, "SELECT seq FROM sqlite_sequence WHERE name = 'webhook_outbox'")
-        cur = db.execute(
-            "INSERT INTO webhook_subscriptions (url, event_types, description, active, "
-            "start_seq, created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?, ?)",
-            [url, json.dumps(types), description, last["seq"] if last else 0, at, at],
-        )
-        sub_id = int(cur.lastrowid or 0)
-        db.execute(
-            "INSERT INTO webhook_secrets (subscription_id, secret, created_at) VALUES (?, ?, ?)",
-            [sub_id, secret, at],
-        )
-        audit.append(
-            db,
+    store: WebhookStore = webhook_store(db)
+    with store.transaction():
+        sub_id = store.insert_subscription(url, types, description, at)
+        store.insert_secret(sub_id, secret, at)
+        store.audit(
             at=at,
             actor=actor,
             action="webhook.subscribed",
@@ -178,34 +169,20 @@ def update(
     if url is not None and allowed is not None:
         check_target(check_url(url), allowed)
     at = _iso(now or datetime.now(UTC))
-    with writing(db):
+    store: WebhookStore = webhook_store(db)
+    with store.transaction():
         before = get(db, subscription_id)
-        if url is not None:
-            db.execute(
-                "UPDATE webhook_subscriptions SET url = ? WHERE id = ?",
-                [check_url(url), subscription_id],
-            )
-        if event_types is not None:
-            db.execute(
-                "UPDATE webhook_subscriptions SET event_types = ? WHERE id = ?",
-                [json.dumps(check_event_types(event_types)), subscription_id],
-            )
-        if active is not None:
-            db.execute(
-                "UPDATE webhook_subscriptions SET active = ?, disabled_reason = ? WHERE id = ?",
-                [
-                    int(active),
-                    None if active else (reason or f"disabled by {actor}"),
-                    subscription_id,
-                ],
-            )
-        db.execute(
-            "UPDATE webhook_subscriptions SET updated_at = ? WHERE id = ?", [at, subscription_id]
+        store.update_subscription(
+            subscription_id,
+            at=at,
+            url=check_url(url) if url is not None else None,
+            event_types=check_event_types(event_types) if event_types is not None else None,
+            active=active,
+            disabled_reason=None if active else (reason or f"disabled by {actor}"),
         )
         after = get(db, subscription_id)
         changed = sorted(k for k in ("url", "events", "active") if before[k] != after[k])
-        audit.append(
-            db,
+        store.audit(
             at=at,
             actor=actor,
             action="webhook.updated",
@@ -228,28 +205,12 @@ def rotate(
     when = now or datetime.now(UTC)
     at, until = _iso(when), _iso(when + timedelta(hours=overlap_hours))
     secret = new_secret()
-    with writing(db):
+    store: WebhookStore = webhook_store(db)
+    with store.transaction():
         get(db, subscription_id)
-        current = row(
-            db,
-            "SELECT id FROM webhook_secrets WHERE subscription_id = ? "
-            "AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC LIMIT 1",
-            [subscription_id, at],
-        )
-        db.execute(
-            "DELETE FROM webhook_secrets WHERE subscription_id = ? AND id != ?",
-            [subscription_id, current["id"] if current else -1],
-        )
-        if current is not None:
-            db.execute(
-                "UPDATE webhook_secrets SET expires_at = ? WHERE id = ?", [until, current["id"]]
-            )
-        db.execute(
-            "INSERT INTO webhook_secrets (subscription_id, secret, created_at) VALUES (?, ?, ?)",
-            [subscription_id, secret, at],
-        )
-        audit.append(
-            db,
+        store.keep_only_secret(subscription_id, at, until)
+        store.insert_secret(subscription_id, secret, at)
+        store.audit(
             at=at,
             actor=actor,
             action="webhook.secret_rotated",
@@ -264,10 +225,4 @@ def signing_secrets(
 ) -> list[str]:
     """The secrets that sign now, newest first (two during a rotation)."""
     at = _iso(now or datetime.now(UTC))
-    found = rows(
-        db,
-        "SELECT secret FROM webhook_secrets WHERE subscription_id = ? "
-        "AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC",
-        [subscription_id, at],
-    )
-    return [r["secret"] for r in found]
+    return webhook_store(db).signing_secrets(subscription_id, at)

@@ -23,9 +23,9 @@ from flask import Flask
 
 from ..engine import get_extractor, get_policy
 from ..store.interface import Store
-from ..store.sqlite.db import connect, database_path, row
+from ..store.sqlite.db import connect, database_path
 from ..store.sqlite.failures import storage_condition
-from ..store.sqlite.store import SQLiteStore
+from ..store.sqlite.webhooks import webhook_store
 from . import deliveries, inbox, outbox
 from .config import INBOUND_CONFIG_KEY, DeliveryConfig, delivery_config, inbound_config
 from .network import Resolver, system_resolver
@@ -93,15 +93,7 @@ class Worker:
         finished.clear()
 
     def _idle(self, db: sqlite_utils.Database) -> bool:
-        waiting = row(
-            db,
-            "SELECT (SELECT count(*) FROM webhook_outbox) + "
-            "(SELECT count(*) FROM webhook_deliveries d JOIN webhook_subscriptions s "
-            "ON s.id = d.subscription_id WHERE d.status IN ('pending', 'sending') "
-            "AND s.active = 1) + "
-            "(SELECT count(*) FROM webhook_inbox WHERE status = 'received') AS n",
-        )
-        return waiting is None or waiting["n"] == 0
+        return webhook_store(db).webhook_work_waiting() == 0
 
     def run(
         self,
@@ -114,7 +106,7 @@ class Worker:
         do; `timeout` bounds the run in seconds). In-flight attempts finish first."""
         ends = time.monotonic() + timeout if timeout is not None else math.inf
         db = connect(database_path(self.app))
-        store: Store = SQLiteStore(db)
+        store: Store = webhook_store(db)
         width = self.config.concurrency
         pool = ThreadPoolExecutor(width, thread_name_prefix="webhook-send")
         in_flight: dict[Future[Outcome], Claim] = {}
