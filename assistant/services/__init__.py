@@ -1,6 +1,8 @@
 """The services: the domain's rules carried out through the store, one transaction per
 change (with its audit entry and events). Web views, the CLI and the webhook workers
-call these; they import neither Flask nor click.
+call these; they import neither Flask nor click. Each takes a `Handle`: a store
+(`assistant.store.interface.Store`, SQLite's or PostgreSQL's) or a sqlite-utils handle,
+which it wraps in the SQLite store.
 
 - `customers`: reading, creating and updating customers and identities.
 - `consent_ledger`: appending consent records, confirming proposals.
@@ -21,10 +23,11 @@ from .customers import get_customer, identities_of, resolve_identity, upsert_cus
 from .facts import correct_fact, remove_fact, set_complaint_status
 from .notes import ingest_note, save_note
 from .profiles import export, profile
-from .records import consent_ledger, consent_state
+from .records import Handle, consent_ledger, consent_state
 from .rights import erase, open_request, purge
 
 __all__ = [
+    "Handle",
     "Identity",
     "NotFound",
     "ProfileError",

@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import sqlite_utils
-
 from ..consent import decide
 from ..domain.clock import iso, utcnow
 from ..domain.consent_ledger import already_granted, check_consent, check_wording, lawful_basis
@@ -17,11 +15,11 @@ from ..domain.events import Event
 from ..domain.facts import contract_fact
 from ..policy import Policy
 from .customers import get_customer
-from .records import active_facts, consent_state, store_of, take_out
+from .records import Handle, active_facts, consent_state, store_of, take_out
 
 
 def record_consent(
-    db: sqlite_utils.Database,
+    db: Handle,
     policy: Policy,
     customer_id: str,
     *,
@@ -74,7 +72,7 @@ def record_consent(
 
 
 def close_granted_proposals(
-    db: sqlite_utils.Database, policy: Policy, customer_id: str, consent_id: int, at: datetime
+    db: Handle, policy: Policy, customer_id: str, consent_id: int, at: datetime
 ) -> None:
     """Proposals the new grant answers are not asked again ("consent to confirm" beside
     "granted" would be two truths): they are closed as `granted`, naming the record."""
@@ -86,7 +84,7 @@ def close_granted_proposals(
 
 
 def apply_withdrawal(
-    db: sqlite_utils.Database, policy: Policy, customer_id: str, *, actor: str, at: datetime
+    db: Handle, policy: Policy, customer_id: str, *, actor: str, at: datetime
 ) -> None:
     """Take out of the profile every active fact the consent state no longer allows."""
     state = consent_state(db, customer_id)
@@ -97,7 +95,7 @@ def apply_withdrawal(
 
 
 def confirm_proposal(
-    db: sqlite_utils.Database,
+    db: Handle,
     policy: Policy,
     customer_id: str,
     proposal_id: int,

@@ -6,28 +6,26 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-import sqlite_utils
-
 from ..domain.clock import iso, utcnow
 from ..domain.customers import Identity, check_customer_id
 from ..domain.errors import NotFound, ProfileError
-from .records import store_of
+from .records import Handle, store_of
 
 
-def get_customer(db: sqlite_utils.Database, customer_id: str) -> dict[str, Any]:
+def get_customer(db: Handle, customer_id: str) -> dict[str, Any]:
     found = store_of(db).customer(customer_id)
     if found is None:
         raise NotFound(f"customer {customer_id!r}")
     return found
 
 
-def resolve_identity(db: sqlite_utils.Database, source: str, external_id: str) -> str | None:
+def resolve_identity(db: Handle, source: str, external_id: str) -> str | None:
     """The customer known to `source` as `external_id`, if any."""
     return store_of(db).identity_owner(source, external_id)
 
 
 def upsert_customer(
-    db: sqlite_utils.Database,
+    db: Handle,
     customer_id: str,
     *,
     actor: str,
@@ -66,5 +64,5 @@ def upsert_customer(
     return get_customer(db, customer_id), existing is None
 
 
-def identities_of(db: sqlite_utils.Database, customer_id: str) -> list[dict[str, Any]]:
+def identities_of(db: Handle, customer_id: str) -> list[dict[str, Any]]:
     return store_of(db).identities(customer_id)

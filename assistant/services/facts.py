@@ -7,19 +7,17 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import sqlite_utils
-
 from ..consent import decide
 from ..domain.clock import iso, utcnow
 from ..domain.errors import NotFound, ProfileError
 from ..domain.events import Event, fact_event_type, removal_event_type
 from ..domain.facts import check_complaint_status, check_removal_reason, corrected_attrs, fact_view
 from ..policy import Policy
-from .records import consent_state, fact_row, record_decision, store_of, take_out
+from .records import Handle, consent_state, fact_row, record_decision, store_of, take_out
 
 
 def remove_fact(
-    db: sqlite_utils.Database,
+    db: Handle,
     customer_id: str,
     fact_id: int,
     *,
@@ -54,7 +52,7 @@ def remove_fact(
 
 
 def correct_fact(
-    db: sqlite_utils.Database,
+    db: Handle,
     policy: Policy,
     customer_id: str,
     fact_id: int,
@@ -158,7 +156,7 @@ def correct_fact(
 
 
 def set_complaint_status(
-    db: sqlite_utils.Database,
+    db: Handle,
     customer_id: str,
     fact_id: int,
     status: str,

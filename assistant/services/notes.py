@@ -14,8 +14,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, overload
 
-import sqlite_utils
-
 from nlp import ExtractionResult, Extractor
 
 from ..domain.clock import iso, utcnow
@@ -26,7 +24,7 @@ from ..domain.notes import PROPOSE, REQUEST, STORE, WITHDRAW, PlannedFact, plan_
 from ..policy import Policy
 from .consent_ledger import record_consent
 from .customers import get_customer
-from .records import fact_row, record_decision, store_of
+from .records import Handle, fact_row, record_decision, store_of
 from .rights import open_request
 
 
@@ -39,7 +37,7 @@ def check_note(extractor: Extractor, text: str) -> None:
 
 @overload
 def save_note(
-    db: sqlite_utils.Database,
+    db: Handle,
     extractor: Extractor,
     policy: Policy,
     customer_id: str,
@@ -56,7 +54,7 @@ def save_note(
 
 @overload
 def save_note(
-    db: sqlite_utils.Database,
+    db: Handle,
     extractor: Extractor,
     policy: Policy,
     customer_id: str,
@@ -72,7 +70,7 @@ def save_note(
 
 
 def save_note(
-    db: sqlite_utils.Database,
+    db: Handle,
     extractor: Extractor,
     policy: Policy,
     customer_id: str,
@@ -117,7 +115,7 @@ def save_note(
 
 
 def ingest_note(
-    db: sqlite_utils.Database,
+    db: Handle,
     extractor: Extractor,
     policy: Policy,
     customer_id: str,
@@ -230,7 +228,7 @@ def ingest_note(
 
 
 def _store_fact(
-    db: sqlite_utils.Database,
+    db: Handle,
     extractor: Extractor,
     customer_id: str,
     note_id: int,
@@ -276,7 +274,7 @@ def _store_fact(
 
 
 def _supersede(
-    db: sqlite_utils.Database,
+    db: Handle,
     customer_id: str,
     fact_id: int,
     rule: Supersession,
@@ -301,7 +299,7 @@ def _supersede(
 
 
 def _propose(
-    db: sqlite_utils.Database,
+    db: Handle,
     customer_id: str,
     note_id: int,
     step: PlannedFact,

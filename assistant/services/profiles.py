@@ -5,18 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlite_utils
-
 from ..consent_state import effective
 from ..domain.clock import iso, utcnow
 from ..domain.facts import fact_view
 from ..domain.rights import EXPORT_FORMAT
 from ..policy import Policy
 from .customers import get_customer, identities_of
-from .records import active_facts, consent_ledger, consent_state, store_of
+from .records import Handle, active_facts, consent_ledger, consent_state, store_of
 
 
-def profile(db: sqlite_utils.Database, policy: Policy, customer_id: str) -> dict[str, Any]:
+def profile(db: Handle, policy: Policy, customer_id: str) -> dict[str, Any]:
     """The profile view: identities, consent per purpose, open complaints first, facts."""
     customer = get_customer(db, customer_id)
     consents = {
@@ -37,7 +35,7 @@ def profile(db: sqlite_utils.Database, policy: Policy, customer_id: str) -> dict
     }
 
 
-def export(db: sqlite_utils.Database, policy: Policy, customer_id: str) -> dict[str, Any]:
+def export(db: Handle, policy: Policy, customer_id: str) -> dict[str, Any]:
     """Art. 15 / 20: everything held on the customer, machine-readable."""
     view = profile(db, policy, customer_id)
     store = store_of(db)

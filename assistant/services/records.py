@@ -17,35 +17,40 @@ from ..policy import Policy
 from ..store.interface import Store
 from ..store.sqlite.store import SQLiteStore
 
+# What the services take: a store (`assistant.store.interface.Store`, e.g. PostgreSQL's),
+# or a sqlite-utils handle, which they wrap in the SQLite store (most callers still pass
+# one).
+Handle = sqlite_utils.Database | Store
 
-def store_of(db: sqlite_utils.Database) -> Store:
-    """The store over the caller's handle (the services' callers still pass a
-    sqlite-utils handle; the SQL is the store's)."""
-    return SQLiteStore(db)
+
+def store_of(db: Handle) -> Store:
+    """The store over the caller's handle: a sqlite-utils handle wrapped in the SQLite
+    store (the SQL is the store's), a store as it is."""
+    if isinstance(db, sqlite_utils.Database):
+        return SQLiteStore(db)
+    return db
 
 
-def consent_state(db: sqlite_utils.Database, customer_id: str) -> ConsentState:
+def consent_state(db: Handle, customer_id: str) -> ConsentState:
     return store_of(db).consent_state(customer_id)
 
 
-def consent_ledger(db: sqlite_utils.Database, customer_id: str) -> list[dict[str, Any]]:
+def consent_ledger(db: Handle, customer_id: str) -> list[dict[str, Any]]:
     return store_of(db).consent_ledger(customer_id)
 
 
-def fact_row(db: sqlite_utils.Database, fact_id: int) -> dict[str, Any]:
+def fact_row(db: Handle, fact_id: int) -> dict[str, Any]:
     """The stored row of a fact that is known to exist (re-read after a change)."""
     found = store_of(db).fact(fact_id)
     assert found is not None
     return found
 
 
-def active_facts(db: sqlite_utils.Database, customer_id: str) -> list[dict[str, Any]]:
+def active_facts(db: Handle, customer_id: str) -> list[dict[str, Any]]:
     return store_of(db).active_facts(customer_id)
 
 
-def take_out(
-    db: sqlite_utils.Database, fact: Mapping[str, Any], *, actor: str, at: datetime, reason: str
-) -> None:
+def take_out(db: Handle, fact: Mapping[str, Any], *, actor: str, at: datetime, reason: str) -> None:
     """Take `fact` out of the profile (kept as history), with its event."""
     store = store_of(db)
     store.mark_removed(fact["id"], iso(at), actor, reason)
@@ -55,7 +60,7 @@ def take_out(
 
 
 def record_decision(
-    db: sqlite_utils.Database,
+    db: Handle,
     customer_id: str,
     note_id: int | None,
     fact: Mapping[str, Any],

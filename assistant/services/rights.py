@@ -6,8 +6,6 @@ import logging
 from datetime import datetime
 from typing import Any
 
-import sqlite_utils
-
 from ..domain.clock import iso, utcnow
 from ..domain.errors import NotFound
 from ..domain.events import Event
@@ -24,13 +22,13 @@ from ..domain.rights import (
 )
 from ..policy import Policy
 from .customers import get_customer, identities_of
-from .records import store_of
+from .records import Handle, store_of
 
 log = logging.getLogger(__name__)
 
 
 def open_request(
-    db: sqlite_utils.Database,
+    db: Handle,
     customer_id: str,
     kind: str,
     *,
@@ -74,7 +72,7 @@ def open_request(
 
 
 def erase(
-    db: sqlite_utils.Database, customer_id: str, *, actor: str, now: datetime | None = None
+    db: Handle, customer_id: str, *, actor: str, now: datetime | None = None
 ) -> dict[str, Any]:
     """Art. 17: delete the customer's personal data everywhere, keep a tombstone."""
     at = now or utcnow()
@@ -105,15 +103,15 @@ def erase(
         store.complete_requests(customer_id, "erase", iso(at))
     if not store.scrub():
         log.warning(
-            "erasure committed, but readers kept the -wal file from being truncated: "
-            "earlier copies of its pages stay there until the next wal_checkpoint(TRUNCATE)"
+            "erasure committed, but earlier copies of the erased rows stay in the "
+            "database's files for now (SQLite: readers kept the -wal file from being "
+            "truncated, until the next wal_checkpoint(TRUNCATE); PostgreSQL: VACUUM failed "
+            "or an older snapshot kept it from removing them, until autovacuum does)"
         )
     return {"erased": True, "counts": counts, "suppressions": suppressed}
 
 
-def purge(
-    db: sqlite_utils.Database, policy: Policy, *, actor: str, now: datetime | None = None
-) -> dict[str, int]:
+def purge(db: Handle, policy: Policy, *, actor: str, now: datetime | None = None) -> dict[str, int]:
     """Apply each purpose's time-to-live: facts and notes past retention are deleted."""
     at = now or utcnow()
     removed: dict[str, int] = {}

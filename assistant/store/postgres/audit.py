@@ -3,14 +3,20 @@
 
 One chain across hosts: an appender locks the `audit_head` row (the last id and hash),
 chains to it, inserts, moves the head; the next appender waits for that commit. The head
-also shows a deleted tail, which a chain alone cannot. Subjects arrive already
-pseudonymised (the caller's job, as in SQLite's `append`).
+also shows a deleted tail, which a chain alone cannot. `append` takes the subject
+already pseudonymised: `pseudonym` gives it, an HMAC of the customer's id under her own
+key (`subject_keys`, deleted with her), the same formula as SQLite's, so that a copied
+database keeps finding her entries (docs/erasure.md).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -18,6 +24,56 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
 from ..audit_chain import GENESIS, digest
+
+
+def _subject_key(conn: psycopg.Connection[Any], customer_id: str, *, create: bool) -> bytes | None:
+    cur = conn.cursor(row_factory=dict_row)
+    found = cur.execute(
+        "SELECT key FROM subject_keys WHERE customer_id = %s", [customer_id]
+    ).fetchone()
+    if found is not None:
+        return bytes(found["key"])
+    if not create:
+        return None
+    key = secrets.token_bytes(32)
+    # Only for a customer who exists; two hosts creating her key at once: the first wins.
+    cur.execute(
+        "INSERT INTO subject_keys (customer_id, key, created_at) "
+        "SELECT id, %s, %s FROM customers WHERE id = %s ON CONFLICT (customer_id) DO NOTHING",
+        [key, datetime.now(UTC).isoformat(), customer_id],
+    )
+    if cur.rowcount:
+        return key
+    kept = cur.execute(
+        "SELECT key FROM subject_keys WHERE customer_id = %s", [customer_id]
+    ).fetchone()
+    # else no customer (any more): a key nobody keeps, so the subject links to nothing
+    return bytes(kept["key"]) if kept is not None else key
+
+
+def _hmac_pseudonym(key: bytes, customer_id: str) -> str:
+    return "hmac:" + hmac.new(key, customer_id.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def pseudonym(conn: psycopg.Connection[Any], customer_id: str) -> str:
+    """The pseudonym under which `customer_id`'s entries are logged (her key created
+    when she has none yet)."""
+    key = _subject_key(conn, customer_id, create=True)
+    assert key is not None
+    return _hmac_pseudonym(key, customer_id)
+
+
+def subject_of(conn: psycopg.Connection[Any], customer_id: str) -> str | None:
+    """The pseudonym of `customer_id`'s entries, to find them; None once she is erased."""
+    key = _subject_key(conn, customer_id, create=False)
+    return None if key is None else _hmac_pseudonym(key, customer_id)
+
+
+def keyed_digest(conn: psycopg.Connection[Any], customer_id: str, text: str) -> str:
+    """A digest of free text about `customer_id` for the log (as SQLite's)."""
+    key = _subject_key(conn, customer_id, create=True)
+    assert key is not None
+    return hmac.new(key, b"text:" + text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def append(
