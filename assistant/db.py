@@ -2,10 +2,13 @@
 store's pool on first use, given back on teardown; the schema migrated at start-up.
 
 The store (`assistant/store/sqlite/db.py`) opens handles and runs transactions without
-Flask; this is its Flask integration.
+Flask; this is its Flask integration. Commands use `app_db()`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import sqlite_utils
 from flask import Flask, current_app, g
@@ -36,3 +39,14 @@ def init_app(app: Flask) -> None:
     finally:
         db.conn.close()
     app.teardown_appcontext(close_db)
+
+
+@contextmanager
+def app_db() -> Iterator[tuple[Flask, sqlite_utils.Database]]:
+    """The app (settings, migrated database) and a database handle, inside its context:
+    what a `trustline` command works in."""
+    from . import create_app
+
+    app = create_app()
+    with app.app_context():
+        yield app, get_db()

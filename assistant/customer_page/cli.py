@@ -21,7 +21,7 @@ def link(customer_id: str, ttl: str | None, revoke: bool) -> None:
 
     The page shows CUSTOMER what we hold about them and why, and lets them change it.
     """
-    from ..commands import app_db
+    from ..db import app_db
     from . import links
     from .api import link_url, ttl_setting
     from .views import link_key

@@ -25,7 +25,7 @@ def sessions() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_(agent_id: str | None, issuer: str | None, everything: bool, as_json: bool) -> None:
     """List sidebar sessions, oldest first (never their tokens)."""
-    from ..commands import app_db
+    from ..db import app_db
 
     with app_db() as (_, db):
         found = records.listing(db, agent_id=agent_id, issuer=issuer, everything=everything)
@@ -57,7 +57,7 @@ def revoke(ids: tuple[int, ...], agent_id: str | None, issuer: str | None, reaso
 
     Their next request answers 401 and their open event streams end.
     """
-    from ..commands import app_db
+    from ..db import app_db
 
     if not ids and agent_id is None:
         raise click.UsageError("give session ids, or --agent")

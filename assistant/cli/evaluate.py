@@ -9,10 +9,11 @@ import click
 
 from nlp.scoring import format_report, score
 
-from .cli import _load_extractor, main, stream_texts
+from .common import load_extractor
+from .extract import stream_texts
 
 
-@main.command(name="eval")
+@click.command(name="eval")
 @click.argument("gold", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.option(
@@ -56,7 +57,7 @@ def eval_command(
             raise click.ClickException(f'{gold}:{n}: "gold" must be a list of facts')
         row.setdefault("id", f"line-{n}")
         items.append(row)
-    extractor = _load_extractor(model)
+    extractor = load_extractor(model)
     texts = ((item["id"], item["text"], None) for item in items)
     results = list(stream_texts(extractor, texts, batch_size))
     report = score(items, results)

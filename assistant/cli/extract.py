@@ -1,4 +1,4 @@
-"""The `trustline` command: extract, serve, train."""
+"""`trustline extract`: facts from a note, or from JSON lines one result each."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
+from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 import click
@@ -15,28 +14,8 @@ import click
 from nlp import ExtractionResult, Extractor, Fact, TrustlineNLPError
 from nlp.redaction import sensitive_spans, to_redacted
 
-from . import settings
-
-
-def _load_extractor(model: str | None) -> Extractor:
-    try:
-        return Extractor.load(model or settings.BY_NAME["TRUSTLINE_SPACY_MODEL"].read())
-    except TrustlineNLPError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="trustline")
-def main() -> None:
-    """Trustline reads contact-centre notes and keeps only what the customer allows.
-
-    It finds preferences, complaints, consent statements and sensitive data in a note,
-    stores the facts the consent policy allows and masks every secret. Run
-    `trustline COMMAND --help` for a command's options.
-    """
-
-
-# -- extract ---------------------------------------------------------------------------
+from .. import settings
+from .common import load_extractor
 
 
 class Progress:
@@ -207,7 +186,7 @@ def summary(result: ExtractionResult) -> str:
     return "\n".join(lines)
 
 
-@main.command()
+@click.command()
 @click.option("--jsonl", is_flag=True, help="Read {id, text} JSON lines; write one result each.")
 @click.option("--progress", is_flag=True, help="Show a progress bar on stderr.")
 @click.option(
@@ -232,7 +211,7 @@ def extract(
     {"id", "redacted_text", "facts"} in the same order, or {"id", "error"} for a bad line;
     the exit status is 0 unless the input cannot be read.
     """
-    extractor = _load_extractor(model)
+    extractor = load_extractor(model)
     if not jsonl:
         text = input.read()
         try:
@@ -261,183 +240,3 @@ def extract(
         raise click.ClickException(f"cannot read input: {exc}") from exc
     out.flush()
     bar.update(counted["lines"], counted["bytes"], final=True)
-
-
-# -- train -----------------------------------------------------------------------------
-
-
-@main.command()
-@click.option("--lang", default="en", show_default=True, help="Language of the training data.")
-@click.option(
-    "--architecture",
-    type=click.Choice(["bow", "ensemble"]),
-    default="bow",
-    show_default=True,
-    help="spaCy text classifier architecture.",
-)
-@click.option(
-    "--epochs",
-    default=12,
-    show_default=True,
-    type=click.IntRange(1, 200),
-    help="Passes over the training data.",
-)
-@click.option(
-    "--seed",
-    default=0,
-    show_default=True,
-    type=int,
-    help="Random seed; the same seed trains the same model.",
-)
-@click.option(
-    "--component",
-    type=click.Choice(["all", "complaints", "interests", "consent"]),
-    default="all",
-    show_default=True,
-    help="Which trained component to rebuild.",
-)
-@click.option(
-    "--output",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Folder to save into, as OUTPUT/complaints, OUTPUT/interests and OUTPUT/consent "
-    "(default: nlp/models/<lang>/, the shipped location).",
-)
-def train(
-    lang: str, architecture: str, epochs: int, seed: int, component: str, output: Path | None
-) -> None:
-    """Train the shipped components from the labelled data.
-
-    The complaint classifier reads nlp/training/<lang>/complaints-*.jsonl and the corpus's
-    training splits, prints the score on a held-out fifth, then trains on all of it. The
-    interest recogniser learns from the corpus's gold interest values, the consent
-    classifier from its gold consent statements. All are seeded: the same seed and data
-    give the same models, which `trustline extract` and the server load.
-    """
-    from nlp.train import train as run_training
-    from nlp.train import train_consent, train_interests
-
-    if component in ("all", "complaints"):
-        run_training(
-            lang,
-            architecture=architecture,
-            epochs=epochs,
-            seed=seed,
-            output=output / "complaints" if output else None,
-            log=click.echo,
-        )
-    if component in ("all", "interests"):
-        train_interests(
-            lang, seed=seed, output=output / "interests" if output else None, log=click.echo
-        )
-    if component in ("all", "consent"):
-        train_consent(
-            lang, seed=seed, output=output / "consent" if output else None, log=click.echo
-        )
-
-
-# -- serve -----------------------------------------------------------------------------
-
-
-def _setting(name: str) -> Callable[[], Any]:
-    return lambda: settings.BY_NAME[name].read()
-
-
-@main.command()
-@click.option(
-    "--host",
-    default=_setting("TRUSTLINE_HOST"),
-    show_default="TRUSTLINE_HOST or 127.0.0.1",
-    help="Interface to bind.",
-)
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=_setting("TRUSTLINE_PORT"),
-    show_default="TRUSTLINE_PORT or 5000",
-    help="TCP port.",
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(1, 64),
-    default=_setting("TRUSTLINE_WORKERS"),
-    show_default="TRUSTLINE_WORKERS or 2",
-    help="gunicorn worker processes.",
-)
-@click.option(
-    "--threads",
-    type=click.IntRange(1, 4096),
-    default=_setting("TRUSTLINE_THREADS"),
-    show_default="TRUSTLINE_THREADS or 256",
-    help="Threads per worker (each open event stream holds one).",
-)
-@click.option(
-    "--dev",
-    is_flag=True,
-    help="Use Werkzeug's development server (one process) instead of gunicorn.",
-)
-def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
-    """Run the web app: the sidebar, the API and the webhooks.
-
-    It runs under gunicorn and loads the pipeline once, before the workers fork, so that
-    errors show at once. SIGTERM stops it gracefully, Ctrl-C at once.
-    """
-    from . import create_app
-    from .auth import hash_key, new_key
-    from .engine import preload
-
-    dev_key = None
-    if not settings.BY_NAME["TRUSTLINE_API_KEY_HASHES"].read():
-        dev_key = new_key()
-        os.environ["TRUSTLINE_API_KEY_HASHES"] = hash_key(dev_key)
-    # The demo agent desktop is off unless TRUSTLINE_DEMO asks (`make run` does).
-    app = create_app()
-    try:
-        preload(app)
-    except TrustlineNLPError as exc:
-        raise click.ClickException(str(exc)) from exc
-    from .sidebar.demo import seed_app
-
-    seeded = seed_app(app)
-    shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{port}/"
-    server = "Werkzeug development server" if dev else f"gunicorn, {workers} x {threads} threads"
-    click.echo(f"Trustline is running at {url}  (health: {url}healthz; {server})")
-    if app.config["TRUSTLINE_DEMO"]:
-        click.echo(
-            f"Demo agent desktop: {url} (three demo customers"
-            + (", just seeded" if seeded else "")
-            + "). Set TRUSTLINE_DEMO=0 on a server others can reach."
-        )
-    if dev_key:
-        click.echo(
-            "API key for this run (set TRUSTLINE_API_KEY_HASHES to keep your own):\n"
-            f"  curl -H 'Authorization: Bearer {dev_key}' -H 'Content-Type: application/json' "
-            f'-d \'{{"text": "cust prefers email"}}\' {url}api/v1/extract'
-        )
-    sys.stdout.flush()
-    if dev:
-        from werkzeug.serving import run_simple
-
-        from .webhooks.worker import start_worker_thread
-
-        start_worker_thread(app)  # delivers webhooks when TRUSTLINE_WEBHOOK_WORKER is on
-        run_simple(host, port, app, threaded=True, use_reloader=False)
-        return
-    from . import serving
-
-    serving.run(
-        app,
-        host=host,
-        port=port,
-        workers=workers,
-        threads=threads,
-        graceful_timeout=settings.BY_NAME["TRUSTLINE_GRACEFUL_TIMEOUT"].read(),
-    )
-
-
-# Registered on `main` by importing them: the profile commands and `trustline eval`.
-from . import commands, eval_command  # noqa: E402,F401
-
-if __name__ == "__main__":
-    main()
