@@ -218,7 +218,9 @@ class WebhookStore(Protocol):
         details: dict[str, Any] | None = None,
     ) -> None: ...
 
-    def customer(self, customer_id: str) -> dict[str, Any] | None: ...
+    def customer(self, customer_id: str) -> dict[str, Any] | None:
+        """As `Store.customer`."""
+        ...
 
     def outbox_waiting(self) -> bool:
         """Whether any event waits in the webhook outbox (read without the write lock)."""
@@ -243,7 +245,9 @@ class WebhookStore(Protocol):
 
     def insert_message(
         self, msg_id: str, seq: int, event_id: int, type: str, customer_id: str | None, at: str
-    ) -> int: ...
+    ) -> int:
+        """A webhook message (its webhook-id `msg_id`) for the event; returns its id."""
+        ...
 
     def insert_deliveries(
         self,
@@ -252,19 +256,29 @@ class WebhookStore(Protocol):
         customer_id: str | None,
         next_attempt_at: float,
         at: str,
-    ) -> None: ...
+    ) -> None:
+        """One pending delivery of the message per subscription."""
+        ...
 
     def due_deliveries(self, now: float, limit: int) -> list[dict[str, Any]]:
         """The head (oldest open delivery) of each (subscription, customer) chain of an
         active subscription, when due at `now` (pending and due, or its lease run out):
-        id, attempts, subscription_id, url, msg_id, event_id."""
+        id, attempts, subscription_id, url, msg_id, event_id. Inside a transaction the
+        rows returned are this handle's to lease: an engine whose writers run side by
+        side locks them (PostgreSQL: FOR UPDATE SKIP LOCKED); SQLite has one writer."""
         ...
 
-    def event(self, event_id: int) -> dict[str, Any] | None: ...
+    def event(self, event_id: int) -> dict[str, Any] | None:
+        """The event row (its data as JSON text), or None once deleted (an erasure)."""
+        ...
 
-    def cancel_delivery(self, delivery_id: int, reason: str, at: str) -> None: ...
+    def cancel_delivery(self, delivery_id: int, reason: str, at: str) -> None:
+        """The delivery is cancelled (its event is gone) and forgets its customer."""
+        ...
 
-    def lease_delivery(self, delivery_id: int, until: float, token: str, at: str) -> None: ...
+    def lease_delivery(self, delivery_id: int, until: float, token: str, at: str) -> None:
+        """The delivery is `sending` under claim `token` until `until` (seconds)."""
+        ...
 
     def insert_attempt(
         self,
@@ -293,13 +307,18 @@ class WebhookStore(Protocol):
         claim (a worker whose lease was taken records nothing); True when it did."""
         ...
 
-    def disable_subscription(self, subscription_id: int, reason: str, at: str) -> None: ...
+    def disable_subscription(self, subscription_id: int, reason: str, at: str) -> None:
+        """The subscription stops (if still active), saying why."""
+        ...
 
     def release_deliveries(self, claims: Sequence[tuple[int, str]]) -> None:
         """(delivery id, claim token) pairs go back to pending, if still so claimed."""
         ...
 
-    def next_due(self) -> float | None: ...
+    def next_due(self) -> float | None:
+        """When the earliest chain head (of an active subscription) falls due, in
+        seconds: its retry time, or the end of its lease; None when nothing waits."""
+        ...
 
     def webhook_work_waiting(self) -> int:
         """Outbox entries, open deliveries of active subscriptions and inbound messages
@@ -315,9 +334,14 @@ class WebhookStore(Protocol):
         limit: int,
     ) -> list[dict[str, Any]]: ...
 
-    def delivery(self, delivery_id: int) -> dict[str, Any] | None: ...
+    def delivery(self, delivery_id: int) -> dict[str, Any] | None:
+        """One delivery as `deliveries` lists it."""
+        ...
 
-    def attempt_log(self, delivery_id: int) -> list[dict[str, Any]]: ...
+    def attempt_log(self, delivery_id: int) -> list[dict[str, Any]]:
+        """The delivery's attempts, oldest first: attempt, at, status_code, error,
+        duration_ms."""
+        ...
 
     def dead_deliveries(self, subscription_id: int | None = None) -> list[int]:
         """The ids of the dead letters (of one subscription), oldest first."""
@@ -335,7 +359,9 @@ class WebhookStore(Protocol):
         """The customer.erased messages (id, msg_id, customer_id, created_at)."""
         ...
 
-    def message_deliveries(self, message_id: int) -> list[dict[str, Any]]: ...
+    def message_deliveries(self, message_id: int) -> list[dict[str, Any]]:
+        """The deliveries of one message (with their subscription's url), oldest first."""
+        ...
 
     def prune_webhooks(self, before: str) -> int:
         """Delivered and cancelled deliveries updated before `before` (not erasures),
@@ -343,16 +369,24 @@ class WebhookStore(Protocol):
         many deliveries went."""
         ...
 
-    def delivery_counts(self) -> list[dict[str, Any]]: ...
+    def delivery_counts(self) -> list[dict[str, Any]]:
+        """How many deliveries each subscription has per status: subscription_id,
+        status, n."""
+        ...
 
-    def subscription(self, subscription_id: int) -> dict[str, Any] | None: ...
+    def subscription(self, subscription_id: int) -> dict[str, Any] | None:
+        """The subscription's row (event_types as JSON text), or None."""
+        ...
 
-    def subscriptions(self) -> list[dict[str, Any]]: ...
+    def subscriptions(self) -> list[dict[str, Any]]:
+        """Every subscription's row, oldest first."""
+        ...
 
     def insert_subscription(
         self, url: str, event_types: list[str], description: str | None, at: str
     ) -> int:
-        """A new active subscription, which gets the events published from now on."""
+        """A new active subscription, which gets the events published from now on (its
+        start_seq is the outbox's last position); returns its id."""
         ...
 
     def update_subscription(
@@ -368,13 +402,17 @@ class WebhookStore(Protocol):
         """Sets what is given (with `active`, its `disabled_reason` too) and updated_at."""
         ...
 
-    def insert_secret(self, subscription_id: int, secret: str, at: str) -> None: ...
+    def insert_secret(self, subscription_id: int, secret: str, at: str) -> None:
+        """A new signing secret of the subscription (no expiry)."""
+        ...
 
     def keep_only_secret(self, subscription_id: int, at: str, until: str) -> None:
         """The newest secret still valid at `at` now expires at `until`; older ones go."""
         ...
 
-    def signing_secrets(self, subscription_id: int, at: str) -> list[str]: ...
+    def signing_secrets(self, subscription_id: int, at: str) -> list[str]:
+        """The secrets that sign at `at`, newest first."""
+        ...
 
     def inbox_seen(self, source: str, message_ids: Sequence[str]) -> dict[str, Any] | None:
         """The inbound message (id, status) of `source` under any of `message_ids`."""
@@ -392,11 +430,15 @@ class WebhookStore(Protocol):
         processed_at: str | None,
     ) -> int: ...
 
-    def inbox_message(self, inbox_id: int) -> dict[str, Any] | None: ...
+    def inbox_message(self, inbox_id: int) -> dict[str, Any] | None:
+        """The inbound message's row (body as bytes, None once processed), or None."""
+        ...
 
     def inbox_status(self, inbox_id: int) -> str | None: ...
 
-    def count_inbox_attempt(self, inbox_id: int) -> None: ...
+    def count_inbox_attempt(self, inbox_id: int) -> None:
+        """One more attempt at processing the message."""
+        ...
 
     def finish_inbox(
         self,
@@ -412,11 +454,18 @@ class WebhookStore(Protocol):
         """The message's outcome; its body is dropped."""
         ...
 
-    def stale_inbox(self, before: str, limit: int) -> list[dict[str, Any]]: ...
+    def stale_inbox(self, before: str, limit: int) -> list[dict[str, Any]]:
+        """Messages still `received` that arrived before `before`, oldest first: id,
+        attempts."""
+        ...
 
-    def give_up_inbox(self, inbox_id: int, error: str, at: str) -> None: ...
+    def give_up_inbox(self, inbox_id: int, error: str, at: str) -> None:
+        """A message still `received` fails with `error`; its body is dropped."""
+        ...
 
-    def inbox_listing(self, status: str | None, limit: int) -> list[dict[str, Any]]: ...
+    def inbox_listing(self, status: str | None, limit: int) -> list[dict[str, Any]]:
+        """Inbound messages (of one status), newest first, without their bodies."""
+        ...
 
     def conversation_notes(self, source: str, conversation: str) -> list[int]:
         """The notes the inbox stored from one conversation's messages."""
@@ -426,7 +475,9 @@ class WebhookStore(Protocol):
         """The open complaints (id, customer_id) raised in the notes `note_ids`."""
         ...
 
-    def delete_identity(self, customer_id: str, source: str, external_id: str) -> bool: ...
+    def delete_identity(self, customer_id: str, source: str, external_id: str) -> bool:
+        """Unlink the identity; True when the customer had it."""
+        ...
 
 
 class KeyStore(Protocol):

@@ -342,7 +342,8 @@ class SQLiteWebhookStore(SQLiteStore):
     def insert_subscription(
         self, url: str, event_types: list[str], description: str | None, at: str
     ) -> int:
-        """A new active subscription, which gets the events published from now on."""
+        """A new active subscription, which gets the events published from now on (its
+        start_seq is the outbox's last position); returns its id."""
         last = row(self.db, "SELECT seq FROM sqlite_sequence WHERE name = 'webhook_outbox'")
         cur = self.db.execute(
             "INSERT INTO webhook_subscriptions (url, event_types, description, active, "
