@@ -21,8 +21,10 @@ from assistant.domain.events import Event
 from assistant.domain.rights import ERASED_TABLES
 from assistant.policy import load_policy
 from assistant.store.interface import Store
+from assistant.store.open import close_store, open_store
 from assistant.store.postgres import audit as pg_audit
 from assistant.store.postgres.connection import connect as pg_connect
+from assistant.store.postgres.errors import DatabaseSettingError, SchemaTooNew, Unreachable
 from assistant.store.postgres.migrations import migrate as pg_migrate
 from assistant.store.postgres.store import PostgresStore
 from assistant.store.sqlite import audit as sqlite_audit
@@ -421,3 +423,74 @@ def test_postgres_scrub_says_false_while_an_older_snapshot_holds_the_rows(
         assert store.scrub() is True
     finally:
         close(reader)
+
+
+# -- open_store: the engine chosen from the setting's value -----------------------------
+
+
+def test_open_store_takes_a_path_for_sqlite(tmp_path: Path) -> None:
+    for target in (tmp_path / "a" / "t.db", str(tmp_path / "b.db")):
+        store = open_store(target)
+        try:
+            assert isinstance(store, SQLiteStore)
+            services.upsert_customer(store, "c-1", actor="t", name="Ann")  # migrated
+            assert Path(target).is_file()
+        finally:
+            close_store(store)
+    again = open_store(tmp_path / "b.db")  # an existing file: opened, nothing lost
+    assert again.customer("c-1") is not None
+    close_store(again)
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_open_store_takes_a_postgresql_url(postgres_url: str, scheme: str) -> None:
+    url = pgcluster.create_database(postgres_url, f"o{next(_names)}_{random.randrange(10**6)}")
+    store = open_store(scheme + url.removeprefix("postgresql"))
+    try:
+        assert isinstance(store, PostgresStore) and store.conn.autocommit
+        services.upsert_customer(store, "c-1", actor="t", name="Ann")  # migrated
+        assert chain_ok(store)
+    finally:
+        close_store(store)
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("", "is empty"),
+        ("   ", "is empty"),
+        ("mysql://db/trustline", "scheme 'mysql'"),
+        ("sqlite:///var/trustline.db", "scheme 'sqlite'"),
+        ("postgresql://host:notaport/trustline", "not a valid PostgreSQL URL"),
+        ("postgresql://localhost", "names no database"),
+    ],
+)
+def test_open_store_says_what_is_wrong_with_the_setting(value: str, says: str) -> None:
+    with pytest.raises(DatabaseSettingError) as failed:
+        open_store(value)
+    assert says in str(failed.value) and "TRUSTLINE_DATABASE" in str(failed.value)
+
+
+def test_open_store_refuses_a_folder_and_a_file_that_is_no_database(tmp_path: Path) -> None:
+    with pytest.raises(DatabaseSettingError, match="names the folder"):
+        open_store(tmp_path)
+    junk = tmp_path / "notes.txt"
+    junk.write_bytes(b"not a database at all " * 100)
+    with pytest.raises(DatabaseSettingError, match="cannot be opened as a SQLite database"):
+        open_store(junk)
+    assert junk.read_bytes().startswith(b"not a database")  # left as it was
+
+
+def test_open_store_says_when_postgresql_is_unreachable() -> None:
+    port = pgcluster.free_port()
+    with pytest.raises(Unreachable, match="TRUSTLINE_DATABASE") as failed:
+        open_store(f"postgresql://u:secret-pw@127.0.0.1:{port}/trustline")
+    assert "secret-pw" not in str(failed.value)
+
+
+def test_open_store_refuses_a_schema_newer_than_the_code(postgres_url: str) -> None:
+    url = new_postgres(postgres_url)
+    with pg_connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO trustline_migrations (name) VALUES ('m999_future')")
+    with pytest.raises(SchemaTooNew, match="m999_future"):
+        open_store(url)
