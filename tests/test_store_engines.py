@@ -27,6 +27,7 @@ from assistant.store.postgres.connection import connect as pg_connect
 from assistant.store.postgres.errors import DatabaseSettingError, SchemaTooNew, Unreachable
 from assistant.store.postgres.migrations import migrate as pg_migrate
 from assistant.store.postgres.store import PostgresStore
+from assistant.store.postgres.writes import CUSTOMER_LOCKS
 from assistant.store.sqlite import audit as sqlite_audit
 from assistant.store.sqlite.db import connect as sqlite_connect
 from assistant.store.sqlite.db import migrate as sqlite_migrate
@@ -494,3 +495,41 @@ def test_open_store_refuses_a_schema_newer_than_the_code(postgres_url: str) -> N
         conn.execute("INSERT INTO trustline_migrations (name) VALUES ('m999_future')")
     with pytest.raises(SchemaTooNew, match="m999_future"):
         open_store(url)
+
+
+def test_postgres_holds_the_customers_lock_to_the_commit(
+    make_store: Callable[[str], Store],
+) -> None:
+    """Taken by the first call naming her, kept when a savepoint is released, taken
+    again after a savepoint that took it rolled back; a read outside a transaction
+    takes none."""
+    store = make_store("postgres")
+    services.upsert_customer(store, "c-1", actor="t", name="Ann")
+    watcher = another(store)
+    assert isinstance(store, PostgresStore) and isinstance(watcher, PostgresStore)
+
+    def locked() -> int:
+        found = watcher.conn.execute(
+            "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND classid = %s",
+            [CUSTOMER_LOCKS],
+        ).fetchone()
+        return int(found["n"]) if found else 0
+
+    try:
+        store.customer("c-1")
+        assert locked() == 0
+        with store.transaction():
+            with store.transaction():
+                store.customer("c-1")
+            assert locked() == 1  # the released savepoint's lock lasts
+        assert locked() == 0
+        with store.transaction():
+            with pytest.raises(RuntimeError), store.transaction():
+                store.customer("c-1")
+                raise RuntimeError
+            store.consent_state("c-1")
+            assert locked() == 1
+        assert locked() == 0
+    finally:
+        close(watcher)
