@@ -523,7 +523,7 @@ class PostgresStore:
         later rows), the WAL segments hold copies until checkpoints recycle them, and
         WAL archives, base backups and replicas keep theirs by their own retention
         (docs/postgres.md, "Erasure")."""
-        if self._locked:
+        if self._locked or self.conn.info.transaction_status != TransactionStatus.IDLE:
             return True  # the caller's transaction commits later; its caller scrubs
         try:
             self.conn.execute(
