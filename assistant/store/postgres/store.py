@@ -45,6 +45,7 @@ from ...consent import ConsentState
 from ...domain.consent_ledger import consent_record
 from ...domain.events import EVENT_TYPES, Event
 from ...domain.facts import Supersession
+from ..columns import DECISION_COLUMNS, FACT_COLUMNS, REQUEST_COLUMNS
 from . import audit
 from .writes import lock_customer
 
@@ -320,9 +321,9 @@ class PostgresStore:
     def insert_decision(self, decision: Mapping[str, Any]) -> dict[str, Any]:
         self._mine(str(decision["customer_id"]))
         found = self._row(
-            f"INSERT INTO decisions ({', '.join(_DECISION_COLUMNS)}) "
-            f"VALUES ({', '.join('%s' for _ in _DECISION_COLUMNS)}) RETURNING *",
-            [decision[k] for k in _DECISION_COLUMNS],
+            f"INSERT INTO decisions ({', '.join(DECISION_COLUMNS)}) "
+            f"VALUES ({', '.join('%s' for _ in DECISION_COLUMNS)}) RETURNING *",
+            [decision[k] for k in DECISION_COLUMNS],
         )
         assert found is not None
         return found
@@ -330,10 +331,10 @@ class PostgresStore:
     def insert_fact(self, fact: Mapping[str, Any]) -> int:
         """Store a fact (`attrs` a mapping); returns its id."""
         self._mine(str(fact["customer_id"]))
-        values = [json.dumps(dict(fact[k])) if k == "attrs" else fact[k] for k in _FACT_COLUMNS]
+        values = [json.dumps(dict(fact[k])) if k == "attrs" else fact[k] for k in FACT_COLUMNS]
         found = self._row(
-            f"INSERT INTO facts ({', '.join(_FACT_COLUMNS)}) "
-            f"VALUES ({', '.join('%s' for _ in _FACT_COLUMNS)}) RETURNING id",
+            f"INSERT INTO facts ({', '.join(FACT_COLUMNS)}) "
+            f"VALUES ({', '.join('%s' for _ in FACT_COLUMNS)}) RETURNING id",
             values,
         )
         assert found is not None
@@ -407,9 +408,9 @@ class PostgresStore:
         """Open a data-subject request; returns its row."""
         self._mine(str(request["customer_id"]))
         found = self._row(
-            f"INSERT INTO dsr ({', '.join(_REQUEST_COLUMNS)}) "
-            f"VALUES ({', '.join('%s' for _ in _REQUEST_COLUMNS)}) RETURNING *",
-            [request[k] for k in _REQUEST_COLUMNS],
+            f"INSERT INTO dsr ({', '.join(REQUEST_COLUMNS)}) "
+            f"VALUES ({', '.join('%s' for _ in REQUEST_COLUMNS)}) RETURNING *",
+            [request[k] for k in REQUEST_COLUMNS],
         )
         assert found is not None
         return found
@@ -578,53 +579,6 @@ class PostgresStore:
     def keyed_digest(self, customer_id: str, value: str) -> str:
         self._mine(customer_id)
         return audit.keyed_digest(self.conn, customer_id, value)
-
-
-_REQUEST_COLUMNS = (
-    "customer_id",
-    "kind",
-    "note_id",
-    "created_at",
-    "due_at",
-    "channel",
-    "fact_id",
-    "details",
-)
-_DECISION_COLUMNS = (
-    "customer_id",
-    "note_id",
-    "fact_kind",
-    "fact_key",
-    "outcome",
-    "purpose",
-    "lawful_basis",
-    "reason",
-    "consent_record_id",
-    "policy_version",
-    "created_at",
-)
-_FACT_COLUMNS = (
-    "customer_id",
-    "note_id",
-    "kind",
-    "field",
-    "value",
-    "polarity",
-    "category",
-    "status",
-    "attrs",
-    "evidence_start",
-    "evidence_end",
-    "evidence_text",
-    "extractor",
-    "model_version",
-    "confidence",
-    "agent",
-    "purpose",
-    "lawful_basis",
-    "decision_id",
-    "created_at",
-)
 
 
 if TYPE_CHECKING:

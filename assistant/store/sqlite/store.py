@@ -15,6 +15,7 @@ from ...consent import ConsentState
 from ...domain.consent_ledger import consent_record
 from ...domain.events import Event
 from ...domain.facts import Supersession
+from ..columns import DECISION_COLUMNS, FACT_COLUMNS, REQUEST_COLUMNS
 from . import audit, events
 from .db import checkpoint, row, rows, writing
 
@@ -184,7 +185,7 @@ class SQLiteStore:
             "INSERT INTO decisions (customer_id, note_id, fact_kind, fact_key, outcome, purpose, "
             "lawful_basis, reason, consent_record_id, policy_version, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [decision[k] for k in _DECISION_COLUMNS],
+            [decision[k] for k in DECISION_COLUMNS],
         )
         found = row(self.db, "SELECT * FROM decisions WHERE id = ?", [cur.lastrowid])
         assert found is not None
@@ -192,10 +193,10 @@ class SQLiteStore:
 
     def insert_fact(self, fact: Mapping[str, Any]) -> int:
         """Store a fact (`attrs` a mapping); returns its id."""
-        values = [json.dumps(dict(fact[k])) if k == "attrs" else fact[k] for k in _FACT_COLUMNS]
+        values = [json.dumps(dict(fact[k])) if k == "attrs" else fact[k] for k in FACT_COLUMNS]
         cur = self.db.execute(
-            f"INSERT INTO facts ({', '.join(_FACT_COLUMNS)}) "
-            f"VALUES ({', '.join('?' for _ in _FACT_COLUMNS)})",
+            f"INSERT INTO facts ({', '.join(FACT_COLUMNS)}) "
+            f"VALUES ({', '.join('?' for _ in FACT_COLUMNS)})",
             values,
         )
         return int(cur.lastrowid or 0)
@@ -267,7 +268,7 @@ class SQLiteStore:
         cur = self.db.execute(
             "INSERT INTO dsr (customer_id, kind, note_id, created_at, due_at, channel, fact_id, "
             "details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [request[k] for k in _REQUEST_COLUMNS],
+            [request[k] for k in REQUEST_COLUMNS],
         )
         found = row(self.db, "SELECT * FROM dsr WHERE id = ?", [cur.lastrowid])
         assert found is not None
@@ -388,50 +389,3 @@ class SQLiteStore:
 
     def keyed_digest(self, customer_id: str, value: str) -> str:
         return audit.keyed_digest(self.db, customer_id, value)
-
-
-_REQUEST_COLUMNS = (
-    "customer_id",
-    "kind",
-    "note_id",
-    "created_at",
-    "due_at",
-    "channel",
-    "fact_id",
-    "details",
-)
-_DECISION_COLUMNS = (
-    "customer_id",
-    "note_id",
-    "fact_kind",
-    "fact_key",
-    "outcome",
-    "purpose",
-    "lawful_basis",
-    "reason",
-    "consent_record_id",
-    "policy_version",
-    "created_at",
-)
-_FACT_COLUMNS = (
-    "customer_id",
-    "note_id",
-    "kind",
-    "field",
-    "value",
-    "polarity",
-    "category",
-    "status",
-    "attrs",
-    "evidence_start",
-    "evidence_end",
-    "evidence_text",
-    "extractor",
-    "model_version",
-    "confidence",
-    "agent",
-    "purpose",
-    "lawful_basis",
-    "decision_id",
-    "created_at",
-)
