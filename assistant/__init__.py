@@ -9,11 +9,11 @@ from werkzeug.exceptions import HTTPException
 
 from nlp import TextTimeBudgetError
 
-from . import settings
-
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults from the settings table, then instance config, then tests."""
+    from . import settings
+
     app = Flask(__name__, instance_relative_config=True, static_folder="../static")
     app.config.from_mapping(settings.current())
     app.config.from_pyfile("config.py", silent=True)

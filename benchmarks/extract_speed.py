@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 import spacy
 from thinc.api import Config
 
+from assistant.settings import extractor_options
 from nlp import DEFAULT_MODEL, Extractor
 from nlp.extractor import CONFIG_PATH
 
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     bare = spacy.load(
         model, exclude=list(Config().from_disk(CONFIG_PATH)["pipeline"]["exclude_base"])
     )
-    full = Extractor.load(model)
+    full = Extractor.load(**extractor_options(model))
     bare.max_length = full.nlp.max_length
 
     def run_bare(items: list[str]) -> Callable[[], Iterable[object]]:

@@ -60,6 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from assistant.auth import hash_key, new_key  # noqa: E402
+from assistant.settings import extractor_options  # noqa: E402
 from assistant.sidebar import launch  # noqa: E402
 from assistant.store.sqlite.db import connect, migrate, row, rows  # noqa: E402
 from assistant.webhooks import subscriptions  # noqa: E402
@@ -398,7 +399,7 @@ def main() -> None:
 
     texts = notes(200)
     say("baseline: extract_many in this process ...")
-    extractor = Extractor.load()
+    extractor = Extractor.load(**extractor_options())
     list(extractor.extract_many(texts[:50]))  # warm up
     batch = [texts[i % len(texts)] for i in range(args.baseline_notes)]
     started = time.perf_counter()

@@ -19,6 +19,7 @@ import time
 
 from extract_speed import SENTENCES
 
+from assistant.settings import extractor_options
 from nlp import Extractor
 from nlp.errors import TrustlineNLPError
 
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--shapes", nargs="*", help="only these shapes (default: all)")
     args = parser.parse_args(argv)
-    extractor = Extractor.load(max_chars=max(args.chars, 100_000))
+    extractor = Extractor.load(**(extractor_options() | {"max_chars": max(args.chars, 100_000)}))
     extractor.extract(ordinary(2_000))  # warm
     base_text = ordinary(args.chars)
     base = min(timed(extractor, base_text)[0] for _ in range(2))

@@ -3,14 +3,13 @@
 Usage without Flask::
 
     from nlp import Extractor
-    ex = Extractor.load()                  # TRUSTLINE_SPACY_MODEL or the default
+    ex = Extractor.load()                  # the default pipeline and limits
     result = ex.extract("cust prefers email, no calls pls")
     result.to_dict()                       # the contract's result object
 """
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -177,12 +176,14 @@ class Extractor:
         max_chars: int | None = None,
         time_budget_ms: int | None = None,
     ) -> Extractor:
-        """Build the pipeline for `model` (default: TRUSTLINE_SPACY_MODEL or en_core_web_sm)."""
-        model = model or os.environ.get("TRUSTLINE_SPACY_MODEL") or DEFAULT_MODEL
-        limit = max_chars or int(os.environ.get("TRUSTLINE_MAX_TEXT_CHARS") or DEFAULT_MAX_CHARS)
-        budget = time_budget_ms or int(
-            os.environ.get("TRUSTLINE_TEXT_TIME_BUDGET_MS") or DEFAULT_TIME_BUDGET_MS
-        )
+        """Build the pipeline for `model` (default DEFAULT_MODEL), with its limits.
+
+        The engine reads no environment: the assistant passes its settings
+        (`assistant.settings.extractor_options()`: TRUSTLINE_SPACY_MODEL,
+        TRUSTLINE_MAX_TEXT_CHARS, TRUSTLINE_TEXT_TIME_BUDGET_MS)."""
+        model = model or DEFAULT_MODEL
+        limit = max_chars or DEFAULT_MAX_CHARS
+        budget = time_budget_ms or DEFAULT_TIME_BUDGET_MS
         return cls(build_pipeline(model), max_chars=limit, time_budget_ms=budget)
 
     def time_budget(self, text: str) -> float:

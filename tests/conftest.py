@@ -14,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from assistant import create_app
+from assistant.settings import extractor_options
 from nlp import Extractor
 
 API_KEY = "tl_pytest_only_7Qx2"
@@ -144,7 +145,7 @@ def assert_contract(text: str, result: dict[str, Any]) -> None:
 @pytest.fixture(scope="session")
 def extractor() -> Extractor:
     """The real pipeline, built once: loading takes seconds."""
-    return Extractor.load()
+    return Extractor.load(**extractor_options())
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@ the docs use is in it, every code in it is used, and docs/errors.md is its rende
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -88,3 +89,16 @@ def test_the_check_sees_an_unregistered_code(tmp_path: Path) -> None:
     stray.write_text('raise SystemExit("TL999 nothing; see TL001")\n', encoding="utf-8")
     used = codes_in([stray], tmp_path)
     assert sorted(c for c in used if c not in errors.BY_CODE) == ["TL999"]
+
+
+def test_the_registry_imports_nothing_of_the_assistant() -> None:
+    # Every layer may read it, the web bottom included (tests/test_layers_web.py).
+    tree = ast.parse((ROOT / "assistant" / "errors.py").read_text(encoding="utf-8"))
+    imported = [
+        (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    ]
+    stdlib = {"__future__", "sys", "dataclasses", "pathlib"}
+    assert set(imported) <= stdlib

@@ -14,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+from assistant.settings import extractor_options
 from nlp import Extractor
 from nlp.errors import TrustlineNLPError
 from nlp.evaluate import score_redaction
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     cases = load_cases(args.suite)
-    extractor = Extractor.load()
+    extractor = Extractor.load(**extractor_options())
     redacted: dict[str, str | None] = {}
     for case in cases:
         try:

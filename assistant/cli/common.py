@@ -18,7 +18,7 @@ from ..domain.errors import ProfileError
 
 def load_extractor(model: str | None) -> Extractor:
     try:
-        return Extractor.load(model or settings.BY_NAME["TRUSTLINE_SPACY_MODEL"].read())
+        return Extractor.load(**settings.extractor_options(model))
     except TrustlineNLPError as exc:
         raise click.ClickException(str(exc)) from exc
 

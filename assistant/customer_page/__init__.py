@@ -3,7 +3,8 @@ controls over it, opened with a signed, expiring link. See docs/customer-page.md
 
 Modules: `links` (the link tokens and their records), `page` (what the page shows, read
 from the domain), `i18n` (gettext), `views` (the page and its forms), `api` (POST
-/api/v1/customers/{id}/links), `cli` (`trustline customer link`), `settings`.
+/api/v1/customers/{id}/links), `cli` (`trustline customer link`);
+its settings are rows of assistant/settings.py.
 """
 
 from __future__ import annotations

@@ -25,6 +25,8 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from .. import settings
+
 ROLES = ("agent", "supervisor")
 MIN_SECRET_CHARS = 32  # HS256 wants a key at least as long as its hash (RFC 7518 3.2)
 DEMO_ISSUER = "trustline-demo"
@@ -211,22 +213,36 @@ def configure(app: Flask) -> SidebarConfig:
     if not key:
         key = load_or_create_secret_key(Path(app.instance_path) / SECRET_KEY_FILE)
     app.secret_key = str(key)
-    demo = _flag(conf.get("TRUSTLINE_DEMO", False))
-    launch_secrets = parse_launch_secrets(conf.get("TRUSTLINE_LAUNCH_SECRETS", ""))
+    demo = _flag(settings.value(conf, "TRUSTLINE_DEMO"))
+    launch_secrets = parse_launch_secrets(settings.value(conf, "TRUSTLINE_LAUNCH_SECRETS"))
     if demo:
         launch_secrets.setdefault(DEMO_ISSUER, demo_secret(str(key)))
     config = SidebarConfig(
         launch_secrets=launch_secrets,
-        audience=str(conf.get("TRUSTLINE_LAUNCH_AUDIENCE") or "trustline-sidebar"),
-        launch_max_age=int(conf.get("TRUSTLINE_LAUNCH_MAX_AGE") or 300),
-        frame_ancestors=parse_frame_ancestors(conf.get("TRUSTLINE_FRAME_ANCESTORS", "'self'")),
-        host_origins=parse_host_origins(conf.get("TRUSTLINE_HOST_ORIGINS", "")),
-        create_roles=parse_roles(conf.get("TRUSTLINE_CREATE_CUSTOMER_ROLES", "supervisor")),
+        audience=str(
+            conf.get("TRUSTLINE_LAUNCH_AUDIENCE") or settings.default("TRUSTLINE_LAUNCH_AUDIENCE")
+        ),
+        launch_max_age=int(
+            conf.get("TRUSTLINE_LAUNCH_MAX_AGE") or settings.default("TRUSTLINE_LAUNCH_MAX_AGE")
+        ),
+        frame_ancestors=parse_frame_ancestors(settings.value(conf, "TRUSTLINE_FRAME_ANCESTORS")),
+        host_origins=parse_host_origins(settings.value(conf, "TRUSTLINE_HOST_ORIGINS")),
+        create_roles=parse_roles(settings.value(conf, "TRUSTLINE_CREATE_CUSTOMER_ROLES")),
         demo=demo,
-        poll_seconds=float(conf.get("TRUSTLINE_SSE_POLL_MS") or 25) / 1000,
-        heartbeat_seconds=float(conf.get("TRUSTLINE_SSE_HEARTBEAT_SECONDS") or 15),
-        stream_max_seconds=float(conf.get("TRUSTLINE_SSE_MAX_SECONDS") or 300),
-        single_session_issuers=frozenset(_words(conf.get("TRUSTLINE_SINGLE_SESSION_ISSUERS", ""))),
+        poll_seconds=float(
+            conf.get("TRUSTLINE_SSE_POLL_MS") or settings.default("TRUSTLINE_SSE_POLL_MS")
+        )
+        / 1000,
+        heartbeat_seconds=float(
+            conf.get("TRUSTLINE_SSE_HEARTBEAT_SECONDS")
+            or settings.default("TRUSTLINE_SSE_HEARTBEAT_SECONDS")
+        ),
+        stream_max_seconds=float(
+            conf.get("TRUSTLINE_SSE_MAX_SECONDS") or settings.default("TRUSTLINE_SSE_MAX_SECONDS")
+        ),
+        single_session_issuers=frozenset(
+            _words(settings.value(conf, "TRUSTLINE_SINGLE_SESSION_ISSUERS"))
+        ),
     )
     app.extensions["trustline.sidebar"] = config
     return config

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .. import settings
 from .network import Network
 
 SOURCE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
@@ -222,7 +223,9 @@ def inbound_config(config: Mapping[str, Any]) -> InboundConfig:
         max_bytes=int(
             _number("TRUSTLINE_INBOUND_MAX_BYTES", config["TRUSTLINE_INBOUND_MAX_BYTES"], minimum=1)
         ),
-        chatwoot_trust_identifier=str(config.get("TRUSTLINE_CHATWOOT_TRUSTED_IDENTIFIER", False))
+        chatwoot_trust_identifier=str(
+            settings.value(config, "TRUSTLINE_CHATWOOT_TRUSTED_IDENTIFIER")
+        )
         .strip()
         .lower()
         in ("1", "true", "yes", "on"),
